@@ -1,0 +1,7 @@
+"""`python -m flags_async`: the same as the `flags-async` command."""
+
+import sys
+
+from ._cli import main
+
+sys.exit(main())

@@ -1,0 +1,259 @@
+"""The `flags-async` command line: parse, call plain functions, report. No work lives here."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+from collections.abc import Iterator
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+# Typer 0.29 vendors click; its exceptions are not re-exported, but their base is what we catch.
+from typer._click.exceptions import ClickException
+
+from . import __version__
+from ._codes import CodeError, select_codes
+from ._models import (
+    DEFAULT_DEST,
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_REQ,
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT,
+    Mode,
+    Options,
+    TransportName,
+)
+from ._report import counts_report, final_report, initial_report, progress
+from ._servers import EMBEDDED, LABELS, ServerError, embedded_server, resolve_server
+
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+app = typer.Typer(
+    name="flags-async",
+    help="Download flag GIFs concurrently: async, threaded or sequential, from a flag server.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class PresetName(StrEnum):
+    LOCAL = "local"
+    DELAY = "delay"
+    ERROR = "error"
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"flags-async {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_show_version, is_eager=True, help="Print the version and exit.",
+    )] = False,
+) -> None:
+    """Download flag GIFs concurrently: async, threaded or sequential, from a flag server.
+
+    Exit codes: 0 all codes ok or not found, 1 some code ended in error (or the server could
+    not be used), 2 usage error, 130 interrupted.
+    """
+
+
+def _positive(value: float) -> float:
+    if not value > 0:
+        raise typer.BadParameter(f"{value:g} is not a positive number of seconds")
+    return value
+
+
+def _fail(message: str, code: int = EXIT_ERRORS) -> NoReturn:
+    typer.echo(f"flags-async: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@contextlib.contextmanager
+def _server_url(label: str, url: str | None) -> Iterator[str]:
+    if url is not None:
+        yield url
+        return
+    with embedded_server() as embedded_url:
+        yield embedded_url
+
+
+@app.command()
+def download(
+    codes: Annotated[list[str] | None, typer.Argument(
+        metavar="CC", show_default=False,
+        help="Two-letter codes, or one letter for all codes starting with it (B = BA..BZ). "
+             "Default: the 20 most populous countries.",
+    )] = None,
+    all_cc: Annotated[bool, typer.Option(
+        "-a", "--all", help="The 194 country codes (AD to ZW).")] = False,
+    every: Annotated[bool, typer.Option(
+        "-e", "--every", help="Every possible code AA..ZZ (676; most are 404s).")] = False,
+    limit: Annotated[int | None, typer.Option(
+        "-l", "--limit", min=1, metavar="N", help="Only the first N codes after sorting.")] = None,
+    max_req: Annotated[int, typer.Option(
+        "-m", "--max-req", "--max_req", min=1, metavar="N",
+        help="Maximum concurrent requests (threads in threaded mode).")] = DEFAULT_MAX_REQ,
+    server: Annotated[str, typer.Option(
+        "-s", "--server", metavar="LABEL|URL",
+        help=f"One of {', '.join(LABELS)} (case-insensitive) or an http(s):// base URL. "
+             "EMBEDDED runs the bundled server on a free loopback port for this command.",
+    )] = EMBEDDED,
+    dest: Annotated[Path, typer.Option(
+        "-d", "--dest", metavar="DIR", help="Where to save the flags (created if missing).",
+    )] = DEFAULT_DEST,
+    mode: Annotated[Mode, typer.Option(
+        "--mode", case_sensitive=False, help="How to run the requests.")] = Mode.ASYNC,
+    transport: Annotated[TransportName | None, typer.Option(
+        "--transport", case_sensitive=False, show_default=False,
+        help="Async mode only: aiohttp (default, fast) or httpx (the book's, for comparison).",
+    )] = None,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", metavar="SECONDS", callback=_positive,
+        help="Deadline for each whole attempt: connect, headers and body.")] = DEFAULT_TIMEOUT,
+    retries: Annotated[int, typer.Option(
+        "--retries", min=0, metavar="N",
+        help="Retries for transient failures (network errors, timeouts, 429, 5xx).",
+    )] = DEFAULT_RETRIES,
+    max_bytes: Annotated[int, typer.Option(
+        "--max-bytes", min=1, metavar="BYTES", help="Abandon a body larger than this.",
+    )] = DEFAULT_MAX_BYTES,
+    names: Annotated[bool, typer.Option(
+        "--names", help="Name files after the country in <cc>/metadata.json (book's flags3).",
+    )] = False,
+    json_out: Annotated[bool, typer.Option(
+        "--json", help="Print one JSON object with every result, and nothing else, on stdout.",
+    )] = False,
+    verbose: Annotated[bool, typer.Option(
+        "-v", "--verbose", help="One line per code instead of the progress bar.")] = False,
+    quiet: Annotated[bool, typer.Option(
+        "-q", "--quiet", help="Print only the final counts.")] = False,
+) -> None:
+    """Download flags for country codes into DIR and report what happened."""
+    from ._run import download as run_download
+
+    try:
+        cc_list = select_codes(codes or [], all_cc=all_cc, every=every, limit=limit)
+    except CodeError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    try:
+        label, url = resolve_server(server)
+    except ServerError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'-s' / '--server'") from None
+    if transport is not None and mode is not Mode.ASYNC and transport is TransportName.AIOHTTP:
+        raise typer.BadParameter("the aiohttp transport works in async mode only",
+                                 param_hint="'--transport'")
+    if verbose and quiet:
+        raise typer.BadParameter("give --verbose or --quiet, not both")
+
+    try:
+        with _server_url(label, url) as base_url:
+            options = Options(
+                base_url=base_url, dest=dest, max_req=max_req, timeout=timeout, retries=retries,
+                names=names, transport=transport or TransportName.AIOHTTP, max_bytes=max_bytes,
+            )
+            effective = options.transport if mode is Mode.ASYNC else TransportName.HTTPX
+            actual_req = 1 if mode is Mode.SEQUENTIAL else min(max_req, len(cc_list))
+            if not (json_out or quiet):
+                typer.echo(initial_report(label, base_url, cc_list, actual_req, mode, effective))
+            lines_out = sys.stderr if json_out else sys.stdout
+            with progress(len(cc_list), verbose=verbose, out=lines_out) as on_result:
+                report = run_download(cc_list, options, mode, on_result)
+    except ServerError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
+    except KeyboardInterrupt:
+        typer.echo("\nInterrupted.", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+
+    if json_out:
+        typer.echo(json.dumps(report.as_dict()))
+    elif quiet:
+        typer.echo(counts_report(report))
+    else:
+        typer.echo(final_report(report))
+    raise typer.Exit(EXIT_ERRORS if report.errors else EXIT_OK)
+
+
+@app.command()
+def serve(
+    preset: Annotated[PresetName, typer.Option(
+        "--preset", case_sensitive=False,
+        help="local: fast, port 8000. delay: 0.5-5 s per response, port 8001. "
+             "error: delay plus 25% of requests answered 418, port 8002.",
+    )] = PresetName.LOCAL,
+    port: Annotated[int | None, typer.Option(
+        "--port", min=0, max=65535, show_default=False,
+        help="Port to listen on (default: the preset's; 0 picks a free one).")] = None,
+    host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
+    delay: Annotated[tuple[float, float] | None, typer.Option(
+        "--delay", metavar="MIN MAX", show_default=False,
+        help="Wait a random MIN..MAX seconds before each response.")] = None,
+    error_rate: Annotated[float | None, typer.Option(
+        "--error-rate", min=0, max=1, metavar="P", show_default=False,
+        help="Answer this fraction of requests with 418 I'm a teapot.")] = None,
+    export_dir: Annotated[Path | None, typer.Option(
+        "--export", metavar="DIR", show_default=False,
+        help="Write DIR/flags/<cc>/<cc>.gif and metadata.json for a static server, and exit.",
+    )] = None,
+    embedded: Annotated[bool, typer.Option("--embedded", hidden=True)] = False,
+) -> None:
+    """Run the bundled flag server: /flags/<cc>/<cc>.gif and /flags/<cc>/metadata.json."""
+    from ._catalogue import export
+    from ._server import PRESETS, Faults, listen, make_app
+    from ._server import serve as serve_app
+
+    if export_dir is not None:
+        try:
+            count = export(export_dir)
+        except OSError as exc:
+            _fail(f"cannot export to {export_dir}: {exc.strerror or exc}")
+        typer.echo(f"Wrote {count} files under {export_dir / 'flags'}")
+        return
+
+    chosen = PRESETS[preset.value]
+    try:
+        faults = Faults(
+            delay=delay if delay is not None else chosen.faults.delay,
+            error_rate=error_rate if error_rate is not None else chosen.faults.error_rate,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    port = chosen.port if port is None else port
+    try:
+        sock = listen(host, port)
+    except OSError as exc:
+        _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+
+    def announce(url: str) -> None:
+        if embedded:
+            print(url, flush=True)
+        else:
+            typer.echo(f"Serving flags at {url} ({preset.value} preset). Ctrl-C stops.")
+
+    asyncio.run(serve_app(make_app(faults), sock, announce, stop_on_stdin_eof=embedded))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point: usage errors become one line on stderr and exit 2."""
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=argv, prog_name="flags-async", standalone_mode=False)
+    except ClickException as exc:
+        ctx = getattr(exc, "ctx", None)  # usage errors carry the command they belong to
+        where = ctx.command_path if ctx is not None else "flags-async"
+        typer.echo(f"{where}: error: {exc.format_message()} (see '{where} --help')", err=True)
+        code = exc.exit_code
+    return code if isinstance(code, int) else EXIT_OK

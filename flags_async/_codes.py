@@ -1,0 +1,76 @@
+"""Which country codes a run asks for: the book's `expand_cc_args`, with stricter input checks."""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Iterable
+from functools import cache
+from importlib import resources
+
+#: The 20 most populous countries: the default selection, as in the book.
+POP20_CC = ("CN", "IN", "US", "ID", "BR", "PK", "NG", "BD", "RU", "JP",
+            "MX", "PH", "VN", "ET", "EG", "DE", "IR", "TR", "CD", "FR")
+
+_CODE_ARG = re.compile(r"[A-Za-z]{1,2}", re.ASCII)
+_A_Z = string.ascii_uppercase
+
+
+class CodeError(ValueError):
+    """A code argument that is neither a letter nor two letters."""
+
+
+@cache
+def country_codes() -> tuple[str, ...]:
+    """The 194 codes of `data/country_codes.txt`, shipped inside the package."""
+    text = resources.files("flags_async").joinpath("data/country_codes.txt").read_text("ascii")
+    return tuple(sorted(text.split()))
+
+
+def every_code() -> tuple[str, ...]:
+    """All 676 two-letter combinations AA..ZZ (most are not countries)."""
+    return tuple(a + b for a in _A_Z for b in _A_Z)
+
+
+def expand_codes(args: Iterable[str]) -> set[str]:
+    """Turn `CC` arguments into codes: `BR` is BR, a single `B` is BA..BZ.
+
+    Case-insensitive, ASCII letters only: `str.upper()` would turn "ß" into "SS", so the check
+    happens before the upper-casing.
+    """
+    codes: set[str] = set()
+    for arg in args:
+        if not _CODE_ARG.fullmatch(arg):
+            raise CodeError(
+                f"invalid code {arg!r}: each CC must be a letter A-Z or two letters AA-ZZ"
+            )
+        cc = arg.upper()
+        if len(cc) == 1:
+            codes.update(cc + c for c in _A_Z)
+        else:
+            codes.add(cc)
+    return codes
+
+
+def select_codes(
+    args: Iterable[str] = (),
+    *,
+    all_cc: bool = False,
+    every: bool = False,
+    limit: int | None = None,
+) -> list[str]:
+    """The sorted selection of a run: `--every`, `--all`, the arguments, or the POP20 default."""
+    args = list(args)
+    if all_cc and every:
+        raise CodeError("give --all or --every, not both")
+    if args and (all_cc or every):
+        raise CodeError("give country codes or --all/--every, not both")
+    if every:
+        codes: Iterable[str] = every_code()
+    elif all_cc:
+        codes = country_codes()
+    elif args:
+        codes = expand_codes(args)
+    else:
+        codes = POP20_CC
+    return sorted(codes)[:limit]

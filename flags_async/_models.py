@@ -1,0 +1,142 @@
+"""The nouns every other module shares: what a run is asked to do, and what it found.
+
+Kept free of third-party imports so that `flags-async --help` stays fast.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DEST = Path("downloads")
+DEFAULT_MAX_REQ = 100
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_RETRIES = 2
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+
+
+class Status(StrEnum):
+    """How one code ended. A 404 is an answer (`not_found`), not an error."""
+
+    OK = "ok"
+    NOT_FOUND = "not_found"
+    ERROR = "error"
+
+
+class Mode(StrEnum):
+    """The swappable piece: which `download_many` runs the codes."""
+
+    ASYNC = "async"
+    THREADS = "threads"
+    SEQUENTIAL = "sequential"
+
+
+class TransportName(StrEnum):
+    """What carries the bytes under `httpx.AsyncClient` in async mode."""
+
+    AIOHTTP = "aiohttp"
+    HTTPX = "httpx"
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """Everything a strategy needs to fetch and save, identical for all three modes."""
+
+    base_url: str
+    dest: Path = DEFAULT_DEST
+    max_req: int = DEFAULT_MAX_REQ
+    timeout: float = DEFAULT_TIMEOUT
+    retries: int = DEFAULT_RETRIES
+    names: bool = False
+    transport: TransportName = TransportName.AIOHTTP
+    max_bytes: int = DEFAULT_MAX_BYTES
+    #: First back-off step in seconds; each retry waits a random time up to twice the last.
+    backoff: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.max_req < 1:
+            raise ValueError("max_req must be at least 1")
+        if self.timeout <= 0:
+            raise ValueError("timeout must be positive")
+        if self.retries < 0:
+            raise ValueError("retries must not be negative")
+        object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """The outcome for one country code."""
+
+    cc: str
+    status: Status
+    path: Path | None = None
+    size: int = 0
+    attempts: int = 0
+    error: str | None = None
+    #: With `--names`: "metadata" when the file is named after the country, "code" on fallback.
+    named_by: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "cc": self.cc,
+            "status": self.status.value,
+            "path": None if self.path is None else str(self.path),
+            "bytes": self.size,
+            "attempts": self.attempts,
+            "error": self.error,
+        }
+        if self.named_by is not None:
+            data["named_by"] = self.named_by
+        return data
+
+
+#: Called once per finished code, in completion order, on the caller's thread.
+OnResult = Callable[[Result], None]
+
+
+def ignore_result(result: Result) -> None:
+    """The `OnResult` of a run nobody watches."""
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """A finished run: results sorted by code, and the download phase's wall time."""
+
+    server: str
+    mode: Mode
+    transport: TransportName
+    results: list[Result]
+    elapsed_s: float
+    counts: Counter[Status] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "counts", Counter(r.status for r in self.results))
+
+    @property
+    def ok(self) -> int:
+        return self.counts[Status.OK]
+
+    @property
+    def not_found(self) -> int:
+        return self.counts[Status.NOT_FOUND]
+
+    @property
+    def errors(self) -> int:
+        return self.counts[Status.ERROR]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "server": self.server,
+            "mode": self.mode.value,
+            "transport": self.transport.value,
+            "requested": len(self.results),
+            "ok": self.ok,
+            "not_found": self.not_found,
+            "errors": self.errors,
+            "elapsed_s": round(self.elapsed_s, 4),
+            "results": [r.as_dict() for r in self.results],
+        }

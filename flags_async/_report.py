@@ -1,0 +1,80 @@
+"""What a person sees: the book's initial and final reports, and progress while it runs."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from typing import TextIO
+
+from ._models import Mode, OnResult, Report, Result, Status, TransportName, ignore_result
+
+
+def initial_report(
+    label: str, url: str, cc_list: list[str], actual_req: int, mode: Mode,
+    transport: TransportName,
+) -> str:
+    few = len(cc_list) <= 10
+    cc_msg = ", ".join(cc_list) if few else f"from {cc_list[0]} to {cc_list[-1]}"
+    plural = "s" if len(cc_list) != 1 else ""
+    if actual_req == 1:
+        connections = "1 connection will be used."
+    else:
+        connections = f"{actual_req} concurrent connections will be used."
+    return "\n".join([
+        f"{label} site: {url}",
+        f"Searching for {len(cc_list)} flag{plural}: {cc_msg}",
+        connections,
+        f"Mode: {mode.value}, {transport.value} transport.",
+    ])
+
+
+def counts_report(report: Report) -> str:
+    plural = "s" if report.ok != 1 else ""
+    errors_plural = "s" if report.errors != 1 else ""
+    return "\n".join([
+        f"{report.ok:3} flag{plural} downloaded.",
+        f"{report.not_found:3} not found.",
+        f"{report.errors:3} error{errors_plural}.",
+    ])
+
+
+def final_report(report: Report) -> str:
+    return "\n".join([
+        "-" * 20,
+        counts_report(report),
+        f"Elapsed time: {report.elapsed_s:.2f}s",
+    ])
+
+
+def result_line(result: Result) -> str:
+    """One line per code for `--verbose`: `BR ok`, `XX not found`, `ZZ error: HTTP 503`."""
+    text = f"{result.cc} {result.status.value.replace('_', ' ')}"
+    if result.status is Status.ERROR:
+        text += f": {result.error}"
+    if result.attempts > 1:
+        text += f" ({result.attempts} attempts)"
+    return text
+
+
+@contextlib.contextmanager
+def progress(total: int, *, verbose: bool, out: TextIO) -> Iterator[OnResult]:
+    """A per-code callback: a line each with `verbose`, else a tqdm bar on a terminal's stderr."""
+    if verbose:
+        def print_line(result: Result) -> None:
+            print(result_line(result), file=out, flush=True)
+
+        yield print_line
+        return
+    if not sys.stderr.isatty():
+        yield ignore_result
+        return
+    from tqdm import tqdm  # only when there is a terminal to draw on
+
+    with tqdm(total=total, unit="flag", file=sys.stderr, leave=False) as bar:
+
+        def advance(result: Result) -> None:
+            bar.update()
+
+        yield advance
+

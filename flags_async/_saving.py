@@ -1,0 +1,82 @@
+"""Putting a flag on disk: only valid GIFs, only inside `dest`, never half-written."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+import unicodedata
+from pathlib import Path
+
+from ._models import Options, Result, Status
+
+GIF_SIGNATURES = (b"GIF87a", b"GIF89a")
+#: Room for the `.gif` suffix and a temporary prefix within the usual 255-byte name limit.
+MAX_NAME_BYTES = 200
+_WINDOWS_RESERVED = frozenset(
+    {"CON", "PRN", "AUX", "NUL"}
+    | {f"COM{i}" for i in range(1, 10)}
+    | {f"LPT{i}" for i in range(1, 10)}
+)
+#: mkstemp creates files 0600; flags should get the usual permissions. Read once, at import,
+#: because os.umask can only be read by setting it, which is not thread-safe later on.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+_UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]+')
+
+
+def is_gif(image: bytes) -> bool:
+    """Complete-enough to keep: non-empty and starting with a GIF87a/GIF89a signature."""
+    return image.startswith(GIF_SIGNATURES)
+
+
+def safe_name(country: str) -> str | None:
+    """A file-name stem from untrusted text, or None if nothing usable is left.
+
+    Spaces become underscores as in the book's flags3; separators, control characters, leading
+    dots and reserved device names are removed, so the result never leaves `dest`.
+    """
+    text = unicodedata.normalize("NFC", country)
+    text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")
+    text = _UNSAFE.sub("_", text)
+    text = re.sub(r"\s+", "_", text.strip())
+    text = text.strip("._")
+    while len(text.encode("utf-8")) > MAX_NAME_BYTES:
+        text = text[:-1]
+    if not text or text.split(".")[0].upper() in _WINDOWS_RESERVED:
+        return None
+    return text
+
+
+def save_flag(image: bytes, dest: Path, stem: str) -> Path:
+    """Write `image` as `dest/<stem>.gif` atomically: a temporary file renamed into place.
+
+    A crash, Ctrl-C or a full disk leaves either the old file or the whole new one, and no
+    temporary file behind.
+    """
+    if not is_gif(image):
+        raise ValueError("refusing to save a body that is not a GIF")
+    path = dest / f"{stem}.gif"
+    fd, tmp_name = tempfile.mkstemp(dir=dest, prefix=f".{stem}.", suffix=".part")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            os.fchmod(file.fileno(), 0o666 & ~_UMASK)
+            file.write(image)
+        tmp.replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    return path
+
+
+def save_result(cc: str, image: bytes, attempts: int, stem: str | None, options: Options) -> Result:
+    """Save a fetched flag and say how it went; `stem` is the country name with `--names`."""
+    try:
+        path = save_flag(image, options.dest, stem or cc.lower())
+    except OSError as exc:
+        return Result(cc, Status.ERROR, attempts=attempts, error=f"cannot save: {exc.strerror}")
+    named_by = ("metadata" if stem else "code") if options.names else None
+    return Result(cc, Status.OK, path, len(image), attempts, named_by=named_by)

@@ -1,0 +1,72 @@
+"""Where to download from: the book's server labels, any URL, or an embedded server."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import subprocess
+import sys
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+EMBEDDED = "EMBEDDED"
+SERVERS = {
+    "LOCAL": "http://localhost:8000/flags",
+    "DELAY": "http://localhost:8001/flags",
+    "ERROR": "http://localhost:8002/flags",
+    "REMOTE": "https://www.fluentpython.com/data/flags",
+}
+LABELS = (EMBEDDED, *SERVERS)
+#: How long a child server may take to import, draw 194 flags and listen.
+STARTUP_TIMEOUT = 30.0
+
+
+class ServerError(Exception):
+    """A server that cannot be used: bad label or URL, or an embedded server that won't start."""
+
+
+def resolve_server(value: str) -> tuple[str, str | None]:
+    """`(label, base_url)`: base_url is None for EMBEDDED, which is only known once started."""
+    label = value.upper()
+    if label == EMBEDDED:
+        return EMBEDDED, None
+    if label in SERVERS:
+        return label, SERVERS[label]
+    parts = urlsplit(value)
+    if "://" not in value:
+        raise ServerError(
+            f"unknown server {value!r}: use one of {', '.join(LABELS)} or an http(s):// URL"
+        )
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ServerError(f"unsupported URL scheme {parts.scheme!r}: use http:// or https://")
+    if not parts.hostname:
+        raise ServerError(f"no host in server URL {value!r}")
+    return "URL", value.rstrip("/")
+
+
+@contextlib.contextmanager
+def embedded_server(*serve_args: str) -> Iterator[str]:
+    """Run `flags-async serve` in a child process on a free loopback port; yield its base URL.
+
+    A separate process, so the server never competes with the client for its event loop or
+    interpreter lock. The child exits when its stdin closes, so it cannot outlive us.
+    """
+    command = [sys.executable, "-m", "flags_async", "serve", "--port", "0", "--embedded",
+               *serve_args]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          env=env, text=True) as child:
+        assert child.stdin is not None and child.stdout is not None
+        try:
+            ready, _, _ = select.select([child.stdout], [], [], STARTUP_TIMEOUT)
+            line = child.stdout.readline().strip() if ready else ""
+            if not line.startswith("http://"):
+                raise ServerError("the embedded flag server did not start")
+            yield line
+        finally:
+            child.stdin.close()
+            try:
+                child.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                child.kill()

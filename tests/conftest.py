@@ -1,0 +1,78 @@
+"""Shared fixtures: the real bundled server on a free loopback port, in a background thread."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+
+import pytest
+
+from flags_async._catalogue import Entry, build_catalogue
+from flags_async._server import Faults, listen, make_app, serve
+
+
+
+@pytest.fixture(scope="session")
+def catalogue() -> dict[str, Entry]:
+    return build_catalogue()
+
+
+@contextmanager
+def running_server(catalogue: dict[str, Entry], faults: Faults = Faults(),
+                   seed: int = 0) -> Iterator[str]:
+    """Serve `make_app(faults)` on 127.0.0.1:<free port> until the block ends."""
+    sock = listen("127.0.0.1", 0)
+    ready = threading.Event()
+    urls: list[str] = []
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+
+    def on_ready(url: str) -> None:
+        urls.append(url)
+        ready.set()
+
+    async def main() -> None:
+        app = make_app(faults, catalogue, random.Random(seed))
+        await serve(app, sock, on_ready, stop=stop)
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
+    thread.start()
+    try:
+        assert ready.wait(10), "test server did not start"
+        yield urls[0]
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(10)
+        loop.close()
+
+
+@pytest.fixture(scope="session")
+def server_url(catalogue: dict[str, Entry]) -> Iterator[str]:
+    """A fast, faultless bundled server shared by the whole session."""
+    with running_server(catalogue) as url:
+        yield url
+
+
+@pytest.fixture
+def make_server(
+    catalogue: dict[str, Entry],
+) -> Callable[..., AbstractContextManager[str]]:
+    """Start a server with chosen faults: `with make_server(Faults(...)) as url:`."""
+
+    def factory(faults: Faults = Faults(), seed: int = 0) -> AbstractContextManager[str]:
+        return running_server(catalogue, faults, seed)
+
+    return factory
+
+
+def gif_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix == ".gif")
+
+
+def leftovers(folder: Path) -> list[Path]:
+    """Anything in `folder` that is not a finished .gif (temporary files, for example)."""
+    return sorted(p for p in folder.iterdir() if p.suffix != ".gif")

@@ -1,0 +1,199 @@
+"""The command line: what people type, what they see, and the exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+import pytest
+
+from flags_async import __version__
+from flags_async._cli import main
+from flags_async._server import Faults
+from flags_async._servers import ServerError, embedded_server, resolve_server
+from tests.conftest import gif_files, leftovers
+
+MakeServer = Callable[..., AbstractContextManager[str]]
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"flags-async {__version__}"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["download", "XYZ"], "invalid code 'XYZ'"),
+        (["download", "B1"], "invalid code 'B1'"),
+        (["download", "-l", "0"], "--limit"),
+        (["download", "-m", "0"], "--max-req"),
+        (["download", "--max_req", "-5"], "--max-req"),
+        (["download", "-s", "nowhere"], "unknown server 'nowhere'"),
+        (["download", "-s", "ftp://example.com/flags"], "unsupported URL scheme 'ftp'"),
+        (["download", "--timeout", "-1"], "not a positive number"),
+        (["download", "--timeout", "0"], "not a positive number"),
+        (["download", "--mode", "fibers"], "--mode"),
+        (["download", "--mode", "threads", "--transport", "aiohttp"], "async mode only"),
+        (["download", "-a", "-e"], "not both"),
+        (["download", "BR", "-a"], "not both"),
+        (["download", "-v", "-q"], "not both"),
+        (["download", "--retries", "-1"], "--retries"),
+        (["download", "--bogus"], "--bogus"),
+        (["serve", "--delay", "3", "1"], "delay"),
+        (["serve", "--error-rate", "2"], "--error-rate"),
+        (["serve", "--port", "70000"], "--port"),
+        (["serve", "--preset", "wild"], "--preset"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert message in lines[0] and "error:" in lines[0]
+
+
+def test_labels_are_case_insensitive_and_urls_accepted() -> None:
+    assert resolve_server("local") == ("LOCAL", "http://localhost:8000/flags")
+    assert resolve_server("Embedded") == ("EMBEDDED", None)
+    assert resolve_server("http://127.0.0.1:9/flags/") == ("URL", "http://127.0.0.1:9/flags")
+    with pytest.raises(ServerError, match="no host"):
+        resolve_server("http:///flags")
+
+
+def test_download_prints_the_books_report(
+    server_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["download", "-s", server_url, "-d", str(tmp_path), "BR", "zz", "C"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"URL site: {server_url}"
+    assert lines[1] == "Searching for 28 flags: from BR to ZZ"
+    assert lines[2] == "28 concurrent connections will be used."
+    assert lines[3] == "Mode: async, aiohttp transport."
+    assert lines[4] == "-" * 20
+    assert lines[5:8] == [" 16 flags downloaded.", " 12 not found.", "  0 errors."]
+    assert lines[8].startswith("Elapsed time: ") and lines[8].endswith("s")
+    assert len(gif_files(tmp_path)) == 16
+
+
+def test_sequential_mode_says_one_connection(
+    server_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["download", "-s", server_url, "-d", str(tmp_path), "--mode", "sequential",
+                 "BR"]) == 0
+    out = capsys.readouterr().out
+    assert "Searching for 1 flag: BR\n1 connection will be used.\n" in out
+    assert "Mode: sequential, httpx transport." in out
+
+
+def test_json_is_the_only_thing_on_stdout(
+    server_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["download", "-s", server_url, "-d", str(tmp_path), "-e", "--json", "-v"])
+    assert code == 0
+    captured = capsys.readouterr()
+    data = json.loads(captured.out)  # fails if anything else is on stdout
+    assert (data["requested"], data["ok"], data["not_found"], data["errors"]) == (676, 194, 482, 0)
+    assert len(captured.err.splitlines()) == 676  # -v lines go to stderr beside --json
+
+
+def test_quiet_prints_only_the_counts(
+    server_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["download", "-s", server_url, "-d", str(tmp_path), "-q", "-l", "3", "-a"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "  3 flags downloaded.", "  0 not found.", "  0 errors."]
+
+
+def test_verbose_prints_a_line_per_code(
+    server_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["download", "-s", server_url, "-d", str(tmp_path), "-v", "BR", "ZZ"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "BR ok" in out and "ZZ not found" in out
+
+
+def test_errors_exit_1_and_name_their_reason(
+    make_server: MakeServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with make_server(Faults(error_rate=1.0)) as url:
+        code = main(["download", "-s", url, "-d", str(tmp_path), "-v", "BR"])
+    assert code == 1
+    assert "BR error: HTTP 418" in capsys.readouterr().out
+    assert gif_files(tmp_path) == []
+
+
+def test_an_unusable_dest_is_one_error_line(
+    server_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert main(["download", "-s", server_url, "-d", str(blocker / "sub"), "BR"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("flags-async: error:")
+
+
+def test_serve_reports_a_port_in_use_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        assert main(["serve", "--port", str(port)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"cannot listen on 127.0.0.1:{port}" in err[0]
+
+
+def test_serve_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--export", str(tmp_path)]) == 0
+    assert (tmp_path / "flags" / "zw" / "zw.gif").read_bytes().startswith(b"GIF89a")
+    assert "Wrote 388 files" in capsys.readouterr().out
+
+
+def test_the_embedded_server_serves_and_exits_with_its_parent(tmp_path: Path) -> None:
+    import httpx
+
+    with embedded_server() as url:
+        assert url.startswith("http://127.0.0.1:")
+        assert httpx.get(f"{url}/br/br.gif").content.startswith(b"GIF89a")
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{url}/br/br.gif")
+
+
+def _cli(*args: str, **kwargs: object) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "flags_async", *args], text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)  # type: ignore[call-overload]
+
+
+def test_python_m_runs_the_default_embedded_server(tmp_path: Path) -> None:
+    child = _cli("download", "-l", "3", "-d", str(tmp_path))
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 0, err
+    assert out.startswith("EMBEDDED site: http://127.0.0.1:")
+    assert "  3 flags downloaded." in out
+    assert [p.name for p in gif_files(tmp_path)] == ["bd.gif", "br.gif", "cd.gif"]
+
+
+def test_ctrl_c_exits_130_and_leaves_no_partial_file(
+    make_server: MakeServer, tmp_path: Path
+) -> None:
+    with make_server(Faults(delay=(0.2, 3.0))) as url:
+        child = _cli("download", "-e", "-s", url, "-d", str(tmp_path))
+        assert child.stdout is not None
+        assert child.stdout.readline().startswith("URL site:")  # it is running
+        time.sleep(1.0)  # some flags are saved, most requests are in flight
+        os.kill(child.pid, signal.SIGINT)
+        _, err = child.communicate(timeout=20)
+    assert child.returncode == 130, err
+    assert "Interrupted" in err and "Traceback" not in err
+    assert leftovers(tmp_path) == []
+    assert all(f.read_bytes().startswith(b"GIF89a") for f in gif_files(tmp_path))

@@ -1,0 +1,221 @@
+"""Client logic in all three modes, against respx-mocked responses (no network at all)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from flags_async import Mode, Options, Report, Result, Status, TransportName, download
+from tests.conftest import gif_files, leftovers
+
+BASE = "http://flags.test/flags"
+GIF = b"GIF89a" + bytes(range(256)) * 4
+MODES = list(Mode)
+
+
+def run(mode: Mode, dest: Path, codes: list[str] | None = None, **kwargs: Any) -> Report:
+    options = Options(base_url=BASE, dest=dest, backoff=0, **kwargs)
+    return download(codes or ["BR"], options, mode)
+
+
+def only(report: Report) -> Result:
+    assert len(report.results) == 1
+    return report.results[0]
+
+
+@pytest.fixture
+def router() -> Any:
+    with respx.mock(using="httpx", base_url=BASE, assert_all_called=False) as mock:
+        yield mock
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_gif_is_saved_as_lower_case_code(router: Any, mode: Mode, tmp_path: Path) -> None:
+    router.get("/br/br.gif").respond(200, content=GIF)
+    result = only(run(mode, tmp_path))
+    assert result.status is Status.OK and result.attempts == 1 and result.size == len(GIF)
+    assert result.path == tmp_path / "br.gif"
+    assert (tmp_path / "br.gif").read_bytes() == GIF
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_404_is_not_found_not_an_error_and_not_retried(
+    router: Any, mode: Mode, tmp_path: Path
+) -> None:
+    route = router.get("/br/br.gif").respond(404)
+    result = only(run(mode, tmp_path))
+    assert result.status is Status.NOT_FOUND and result.error is None
+    assert route.call_count == 1 and result.attempts == 1
+    assert gif_files(tmp_path) == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("code", [408, 425, 429, 500, 502, 503, 504])
+def test_transient_statuses_are_retried_until_success(
+    router: Any, mode: Mode, code: int, tmp_path: Path
+) -> None:
+    route = router.get("/br/br.gif")
+    route.side_effect = [httpx.Response(code), httpx.Response(code), httpx.Response(200, content=GIF)]
+    result = only(run(mode, tmp_path, retries=2))
+    assert result.status is Status.OK and result.attempts == 3 and route.call_count == 3
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_retries_run_out_into_an_error_with_the_reason(
+    router: Any, mode: Mode, tmp_path: Path
+) -> None:
+    route = router.get("/br/br.gif").respond(503)
+    result = only(run(mode, tmp_path, retries=3))
+    assert result.status is Status.ERROR and result.error == "HTTP 503"
+    assert result.attempts == 4 and route.call_count == 4
+    assert gif_files(tmp_path) == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_final_error_status_is_not_retried(router: Any, mode: Mode, tmp_path: Path) -> None:
+    route = router.get("/br/br.gif").respond(418)
+    result = only(run(mode, tmp_path, retries=3))
+    assert result.status is Status.ERROR and result.error == "HTTP 418"
+    assert route.call_count == 1 and result.attempts == 1
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_429_with_retry_after_is_retried(router: Any, mode: Mode, tmp_path: Path) -> None:
+    route = router.get("/br/br.gif")
+    route.side_effect = [httpx.Response(429, headers={"Retry-After": "0"}),
+                         httpx.Response(200, content=GIF)]
+    assert only(run(mode, tmp_path)).attempts == 2
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    ("exc", "reason"),
+    [
+        (httpx.ConnectError("refused"), "connection failed"),
+        (httpx.ConnectTimeout("slow"), "timed out after 10 s"),
+        (httpx.ReadTimeout("slow"), "timed out after 10 s"),
+        (httpx.ReadError("reset"), "connection reset"),
+        (httpx.RemoteProtocolError("peer closed: incomplete message body"), "truncated"),
+    ],
+)
+def test_network_failures_are_retried_then_reported(
+    router: Any, mode: Mode, exc: Exception, reason: str, tmp_path: Path
+) -> None:
+    route = router.get("/br/br.gif").mock(side_effect=exc)
+    result = only(run(mode, tmp_path, retries=1))
+    assert result.status is Status.ERROR and result.error == reason
+    assert route.call_count == 2 and result.attempts == 2
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [(b"<html>Sign in to the Wi-Fi</html>", "not a GIF"), (b"\x89PNG\r\n", "not a GIF"),
+     (b"", "empty body")],
+)
+def test_a_200_that_is_not_a_gif_is_an_error_and_not_saved(
+    router: Any, mode: Mode, body: bytes, reason: str, tmp_path: Path
+) -> None:
+    router.get("/br/br.gif").respond(200, content=body, headers={"Content-Type": "image/gif"})
+    result = only(run(mode, tmp_path))
+    assert result.status is Status.ERROR and result.error == reason
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_body_over_max_bytes_is_abandoned(router: Any, mode: Mode, tmp_path: Path) -> None:
+    router.get("/br/br.gif").respond(200, content=GIF)
+    result = only(run(mode, tmp_path, max_bytes=100))
+    assert result.status is Status.ERROR and result.error == "too large"
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_redirects_are_followed(router: Any, mode: Mode, tmp_path: Path) -> None:
+    router.get("/br/br.gif").respond(301, headers={"Location": f"{BASE}/moved/br.gif"})
+    router.get("/moved/br.gif").respond(200, content=GIF)
+    assert only(run(mode, tmp_path)).status is Status.OK
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_redirect_loop_is_an_error_not_a_hang(router: Any, mode: Mode, tmp_path: Path) -> None:
+    router.get("/br/br.gif").respond(302, headers={"Location": f"{BASE}/br/br.gif"})
+    result = only(run(mode, tmp_path))
+    assert result.status is Status.ERROR and result.error == "too many redirects"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_names_come_from_metadata(router: Any, mode: Mode, tmp_path: Path) -> None:
+    router.get("/br/br.gif").respond(200, content=GIF)
+    router.get("/br/metadata.json").respond(200, json={"country": "Brazil", "iso_cc": "BR"})
+    result = only(run(mode, tmp_path, names=True))
+    assert result.path == tmp_path / "Brazil.gif" and result.named_by == "metadata"
+    assert (tmp_path / "Brazil.gif").read_bytes() == GIF
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    "metadata",
+    [httpx.Response(404), httpx.Response(200, content=b"{oops"),
+     httpx.Response(200, json={"country": "../.."})],
+)
+def test_unusable_metadata_falls_back_to_the_code(
+    router: Any, mode: Mode, metadata: httpx.Response, tmp_path: Path
+) -> None:
+    router.get("/br/br.gif").respond(200, content=GIF)
+    router.get("/br/metadata.json").mock(return_value=metadata)
+    result = only(run(mode, tmp_path, names=True))
+    assert result.status is Status.OK and result.named_by == "code"
+    assert [p.name for p in tmp_path.iterdir()] == ["br.gif"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_hostile_country_name_stays_inside_dest(router: Any, mode: Mode, tmp_path: Path) -> None:
+    router.get("/br/br.gif").respond(200, content=GIF)
+    router.get("/br/metadata.json").respond(200, json={"country": "../../evil/name"})
+    result = only(run(mode, tmp_path / "dest", names=True))
+    assert result.path == tmp_path / "dest" / "evil_name.gif"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dest"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_code_is_reported_once_in_order_and_on_result_sees_each(
+    router: Any, mode: Mode, tmp_path: Path
+) -> None:
+    router.get("/br/br.gif").respond(200, content=GIF)
+    router.get("/zz/zz.gif").respond(404)
+    router.get("/ar/ar.gif").respond(500)
+    seen: list[str] = []
+    options = Options(base_url=BASE, dest=tmp_path, backoff=0, retries=0)
+    report = download(["ZZ", "BR", "AR"], options, mode, lambda r: seen.append(r.cc))
+    assert [r.cc for r in report.results] == ["AR", "BR", "ZZ"]
+    assert sorted(seen) == ["AR", "BR", "ZZ"]
+    assert (report.ok, report.not_found, report.errors) == (1, 1, 1)
+
+
+@pytest.mark.parametrize("transport", list(TransportName))
+def test_the_json_report_has_the_documented_shape(
+    router: Any, transport: TransportName, tmp_path: Path
+) -> None:
+    router.get("/br/br.gif").respond(200, content=GIF)
+    router.get("/zz/zz.gif").respond(404)
+    report = download(["BR", "ZZ"], Options(base_url=BASE, dest=tmp_path, transport=transport))
+    data = report.as_dict()
+    assert set(data) == {"server", "mode", "transport", "requested", "ok", "not_found", "errors",
+                         "elapsed_s", "results"}
+    assert (data["server"], data["mode"], data["transport"]) == (BASE, "async", transport.value)
+    assert (data["requested"], data["ok"], data["not_found"], data["errors"]) == (2, 1, 1, 0)
+    assert data["results"][0] == {"cc": "BR", "status": "ok", "path": str(tmp_path / "br.gif"),
+                                  "bytes": len(GIF), "attempts": 1, "error": None}
+    assert data["results"][1]["status"] == "not_found"
+    assert isinstance(data["elapsed_s"], float) and data["elapsed_s"] >= 0
+
+
+def test_sync_modes_report_the_httpx_transport(router: Any, tmp_path: Path) -> None:
+    router.get("/br/br.gif").respond(200, content=GIF)
+    assert run(Mode.THREADS, tmp_path).transport is TransportName.HTTPX

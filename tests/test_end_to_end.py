@@ -1,0 +1,74 @@
+"""Whole runs of every mode against the real bundled server on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+import pytest
+
+from flags_async import Mode, Options, Status, TransportName, download, select_codes
+from flags_async._server import Faults
+from tests.conftest import gif_files, leftovers
+
+MakeServer = Callable[..., AbstractContextManager[str]]
+
+
+@pytest.mark.parametrize(
+    ("mode", "transport"),
+    [(Mode.ASYNC, TransportName.AIOHTTP), (Mode.ASYNC, TransportName.HTTPX),
+     (Mode.THREADS, TransportName.HTTPX), (Mode.SEQUENTIAL, TransportName.HTTPX)],
+)
+def test_every_code_gives_194_flags_and_482_not_found(
+    server_url: str, mode: Mode, transport: TransportName, tmp_path: Path
+) -> None:
+    options = Options(base_url=server_url, dest=tmp_path, max_req=50, transport=transport)
+    report = download(select_codes(every=True), options, mode)
+    assert (report.ok, report.not_found, report.errors) == (194, 482, 0)
+    files = gif_files(tmp_path)
+    assert [f.stem.upper() for f in files] == list(select_codes(all_cc=True))
+    assert all(f.read_bytes().startswith(b"GIF89a") for f in files)
+    assert leftovers(tmp_path) == []
+    for result in report.results:
+        if result.status is Status.OK:
+            assert result.path is not None and result.path.stat().st_size == result.size
+
+
+@pytest.mark.parametrize("mode", list(Mode))
+def test_names_mode_saves_country_names(server_url: str, mode: Mode, tmp_path: Path) -> None:
+    options = Options(base_url=server_url, dest=tmp_path, names=True)
+    report = download(["BR", "CI", "US", "ZZ"], options, mode)
+    assert (report.ok, report.not_found) == (3, 1)
+    assert sorted(f.name for f in gif_files(tmp_path)) == [
+        "Brazil.gif", "Côte_d'Ivoire.gif", "United_States.gif"]
+
+
+@pytest.mark.parametrize("mode", list(Mode))
+def test_an_erratic_server_is_counted_exactly(
+    make_server: MakeServer, mode: Mode, tmp_path: Path
+) -> None:
+    """418s are final errors; every code is accounted for and only ok files are on disk."""
+    with make_server(Faults(delay=(0.0, 0.01), error_rate=0.25), seed=7) as url:
+        options = Options(base_url=url, dest=tmp_path, max_req=20, backoff=0)
+        report = download(select_codes(["A", "B"]), options, mode)
+    assert report.ok + report.not_found + report.errors == 52
+    assert report.errors > 0
+    assert all(r.error == "HTTP 418" for r in report.results if r.status is Status.ERROR)
+    ok_paths = sorted(r.path for r in report.results if r.path is not None)
+    assert gif_files(tmp_path) == ok_paths
+    assert leftovers(tmp_path) == []
+
+
+def test_nothing_listening_is_an_error_per_code(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port that was free a moment ago, now closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    options = Options(base_url=f"http://127.0.0.1:{port}/flags", dest=tmp_path, retries=1,
+                      backoff=0)
+    report = download(["BR", "AR"], options)
+    assert report.errors == 2
+    assert {r.error for r in report.results} == {"connection failed"}
+    assert {r.attempts for r in report.results} == {2}

@@ -1,0 +1,110 @@
+"""The shared meaning of a fetch: statuses, Retry-After, metadata, the retry policy's waits."""
+
+from __future__ import annotations
+
+import email.utils
+
+import httpx
+import pytest
+from tenacity import RetryCallState
+
+from flags_async import Options
+from flags_async._fetching import (
+    MAX_RETRY_AFTER,
+    FetchFailure,
+    NotFound,
+    check_status,
+    country_from_metadata,
+    flag_url,
+    metadata_url,
+    parse_retry_after,
+    retry_policy,
+)
+
+
+def test_urls_use_lower_case_codes_as_the_book_does() -> None:
+    assert flag_url("http://h/flags", "BR") == "http://h/flags/br/br.gif"
+    assert metadata_url("http://h/flags", "BR") == "http://h/flags/br/metadata.json"
+
+
+def test_options_strip_a_trailing_slash_from_the_base_url() -> None:
+    assert Options(base_url="http://h/flags/").base_url == "http://h/flags"
+
+
+@pytest.mark.parametrize("bad", [{"max_req": 0}, {"timeout": 0}, {"retries": -1}])
+def test_options_refuse_impossible_values(bad: dict[str, float]) -> None:
+    with pytest.raises(ValueError):
+        Options(base_url="http://h", **bad)  # type: ignore[arg-type]
+
+
+def test_404_is_not_found_and_2xx_passes() -> None:
+    with pytest.raises(NotFound):
+        check_status(httpx.Response(404))
+    check_status(httpx.Response(200))
+
+
+@pytest.mark.parametrize("code", [408, 425, 429, 500, 502, 503, 504])
+def test_transient_statuses_are_marked_for_retry(code: int) -> None:
+    with pytest.raises(FetchFailure) as info:
+        check_status(httpx.Response(code))
+    assert info.value.transient and info.value.reason == f"HTTP {code}"
+
+
+@pytest.mark.parametrize("code", [400, 401, 403, 410, 418, 501])
+def test_other_errors_are_final(code: int) -> None:
+    with pytest.raises(FetchFailure) as info:
+        check_status(httpx.Response(code))
+    assert not info.value.transient and not isinstance(info.value, NotFound)
+
+
+def test_retry_after_in_seconds_or_as_an_http_date() -> None:
+    assert parse_retry_after("120") == 120.0
+    now = 1_700_000_000.0
+    date = email.utils.formatdate(now + 30, usegmt=True)
+    assert parse_retry_after(date, now=now) == pytest.approx(30.0)
+    assert parse_retry_after(email.utils.formatdate(now - 30, usegmt=True), now=now) == 0.0
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(None) is None
+
+
+def test_429_carries_its_retry_after() -> None:
+    with pytest.raises(FetchFailure) as info:
+        check_status(httpx.Response(429, headers={"Retry-After": "7"}))
+    assert info.value.retry_after == 7.0
+
+
+def _waited(options: Options, exc: BaseException) -> float:
+    state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
+    state.set_exception((type(exc), exc, None))
+    wait = retry_policy(options)["wait"]
+    return float(wait(state))
+
+
+def test_the_policy_honours_retry_after_up_to_a_cap() -> None:
+    options = Options(base_url="http://h", backoff=0.1)
+    assert _waited(options, FetchFailure("HTTP 429", transient=True, retry_after=2)) == 2
+    huge = FetchFailure("HTTP 503", transient=True, retry_after=3600)
+    assert _waited(options, huge) == MAX_RETRY_AFTER
+
+
+def test_the_policy_backs_off_with_bounded_jitter_otherwise() -> None:
+    options = Options(base_url="http://h", backoff=0.1)
+    waits = {_waited(options, FetchFailure("x", transient=True)) for _ in range(50)}
+    assert all(0 <= w <= 0.2 for w in waits)  # first retry: random up to 2 x backoff
+    assert len(waits) > 1  # jitter: not all the same
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"country": "Brazil", "iso_cc": "BR"}', "Brazil"),
+        ('{"country": "Côte d\'Ivoire"}'.encode(), "Côte d'Ivoire"),
+        (b'{"country": ""}', None),
+        (b'{"country": 42}', None),
+        (b'["country"]', None),
+        (b"not json", None),
+        (b"\xff\xfe", None),
+    ],
+)
+def test_country_from_metadata(body: bytes, expected: str | None) -> None:
+    assert country_from_metadata(body) == expected
