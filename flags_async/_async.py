@@ -10,6 +10,8 @@ import asyncio
 import httpx
 from tenacity import AsyncRetrying
 
+# aiohttp is heavy to import: load it with the strategy, so start-up is not timed as download.
+from . import _aiohttp  # noqa: F401
 from ._clients import async_client
 from ._fetching import (
     FetchFailure,

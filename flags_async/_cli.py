@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Iterator
 from enum import StrEnum
@@ -35,7 +36,6 @@ EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 app = typer.Typer(
     name="flags-async",
-    help="Download flag GIFs concurrently: async, threaded or sequential, from a flag server.",
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -64,8 +64,8 @@ def _root(
 ) -> None:
     """Download flag GIFs concurrently: async, threaded or sequential, from a flag server.
 
-    Exit codes: 0 all codes ok or not found, 1 some code ended in error (or the server could
-    not be used), 2 usage error, 130 interrupted.
+    Exit codes: 0 every code ok or not found; 1 some code ended in error, or the server or
+    folder could not be used; 2 usage error; 130 interrupted.
     """
 
 
@@ -140,7 +140,7 @@ def download(
     quiet: Annotated[bool, typer.Option(
         "-q", "--quiet", help="Print only the final counts.")] = False,
 ) -> None:
-    """Download flags for country codes into DIR and report what happened."""
+    """Download flags for country codes, and report what happened."""
     from ._run import download as run_download
 
     try:
@@ -195,9 +195,10 @@ def serve(
              "error: delay plus 25% of requests answered 418, port 8002.",
     )] = PresetName.LOCAL,
     port: Annotated[int | None, typer.Option(
-        "--port", min=0, max=65535, show_default=False,
+        "--port", min=0, max=65535, metavar="PORT", show_default=False,
         help="Port to listen on (default: the preset's; 0 picks a free one).")] = None,
-    host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
+    host: Annotated[str, typer.Option(
+        "--host", metavar="HOST", help="Address to bind.")] = "127.0.0.1",
     delay: Annotated[tuple[float, float] | None, typer.Option(
         "--delay", metavar="MIN MAX", show_default=False,
         help="Wait a random MIN..MAX seconds before each response.")] = None,
@@ -210,7 +211,7 @@ def serve(
     )] = None,
     embedded: Annotated[bool, typer.Option("--embedded", hidden=True)] = False,
 ) -> None:
-    """Run the bundled flag server: /flags/<cc>/<cc>.gif and /flags/<cc>/metadata.json."""
+    """Run the bundled flag server (GIFs and metadata.json under /flags/)."""
     from ._catalogue import export
     from ._server import PRESETS, Faults, listen, make_app
     from ._server import serve as serve_app
@@ -235,7 +236,7 @@ def serve(
     try:
         sock = listen(host, port)
     except OSError as exc:
-        _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+        _fail(f"cannot listen on {host}:{port}: {os.strerror(exc.errno) if exc.errno else exc}")
 
     def announce(url: str) -> None:
         if embedded:

@@ -14,6 +14,7 @@ import pytest
 from flags_async._catalogue import Entry, build_catalogue
 from flags_async._server import Faults, listen, make_app, serve
 
+NO_FAULTS = Faults()
 
 
 @pytest.fixture(scope="session")
@@ -22,7 +23,7 @@ def catalogue() -> dict[str, Entry]:
 
 
 @contextmanager
-def running_server(catalogue: dict[str, Entry], faults: Faults = Faults(),
+def running_server(catalogue: dict[str, Entry], faults: Faults = NO_FAULTS,
                    seed: int = 0) -> Iterator[str]:
     """Serve `make_app(faults)` on 127.0.0.1:<free port> until the block ends."""
     sock = listen("127.0.0.1", 0)
@@ -63,7 +64,7 @@ def make_server(
 ) -> Callable[..., AbstractContextManager[str]]:
     """Start a server with chosen faults: `with make_server(Faults(...)) as url:`."""
 
-    def factory(faults: Faults = Faults(), seed: int = 0) -> AbstractContextManager[str]:
+    def factory(faults: Faults = NO_FAULTS, seed: int = 0) -> AbstractContextManager[str]:
         return running_server(catalogue, faults, seed)
 
     return factory

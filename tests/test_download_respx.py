@@ -60,7 +60,8 @@ def test_transient_statuses_are_retried_until_success(
     router: Any, mode: Mode, code: int, tmp_path: Path
 ) -> None:
     route = router.get("/br/br.gif")
-    route.side_effect = [httpx.Response(code), httpx.Response(code), httpx.Response(200, content=GIF)]
+    route.side_effect = [httpx.Response(code), httpx.Response(code),
+                         httpx.Response(200, content=GIF)]
     result = only(run(mode, tmp_path, retries=2))
     assert result.status is Status.OK and result.attempts == 3 and route.call_count == 3
 
