@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -15,7 +14,7 @@ from typing import Annotated, NoReturn
 import typer
 
 # Typer 0.29 vendors click; its exceptions are not re-exported, but their base is what we catch.
-from typer._click.exceptions import ClickException
+from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
 from . import __version__
 from ._codes import CodeError, select_codes
@@ -38,6 +37,7 @@ app = typer.Typer(
     name="flags-async",
     add_completion=False,
     no_args_is_help=True,
+    add_help_option=False,  # replaced by `_root`'s own, see there
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -56,10 +56,22 @@ def _show_version(value: bool) -> None:
         raise typer.Exit
 
 
+def _show_help(ctx: typer.Context, value: bool) -> None:
+    if value:
+        typer.echo(ctx.get_help())
+        raise typer.Exit
+
+
 @app.callback()
 def _root(
     version: Annotated[bool, typer.Option(
         "--version", callback=_show_version, is_eager=True, help="Print the version and exit.",
+    )] = False,
+    # Typer's built-in help flag holds None when absent, and typer coerces None through pydantic
+    # (~90 ms of imports) even for `flags-async download --help`. A bool flag defaulting to
+    # False skips that coercion.
+    show_help: Annotated[bool, typer.Option(
+        "-h", "--help", callback=_show_help, is_eager=True, help="Show this message and exit.",
     )] = False,
 ) -> None:
     """Download flag GIFs concurrently: async, threaded or sequential, from a flag server.
@@ -212,6 +224,8 @@ def serve(
     embedded: Annotated[bool, typer.Option("--embedded", hidden=True)] = False,
 ) -> None:
     """Run the bundled flag server (GIFs and metadata.json under /flags/)."""
+    import asyncio
+
     from ._catalogue import export
     from ._server import PRESETS, Faults, listen, make_app
     from ._server import serve as serve_app
@@ -252,6 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     command = typer.main.get_command(app)
     try:
         code = command.main(args=argv, prog_name="flags-async", standalone_mode=False)
+    except NoArgsIsHelpError as exc:  # plain `flags-async`: the help, not an error line
+        typer.echo(exc.format_message(), err=True)
+        code = exc.exit_code
     except ClickException as exc:
         ctx = getattr(exc, "ctx", None)  # usage errors carry the command they belong to
         where = ctx.command_path if ctx is not None else "flags-async"

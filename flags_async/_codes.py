@@ -6,7 +6,6 @@ import re
 import string
 from collections.abc import Iterable
 from functools import cache
-from importlib import resources
 
 #: The 20 most populous countries: the default selection, as in the book.
 POP20_CC = ("CN", "IN", "US", "ID", "BR", "PK", "NG", "BD", "RU", "JP",
@@ -23,6 +22,7 @@ class CodeError(ValueError):
 @cache
 def country_codes() -> tuple[str, ...]:
     """The 194 codes of `data/country_codes.txt`, shipped inside the package."""
+    from importlib import resources  # 10+ ms to import: only when the list is needed
     text = resources.files("flags_async").joinpath("data/country_codes.txt").read_text("ascii")
     return tuple(sorted(text.split()))
 

@@ -29,6 +29,19 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out.strip() == f"flags-async {__version__}"
 
 
+def test_no_arguments_prints_the_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Usage: flags-async") and "error" not in err.splitlines()[0]
+    assert "download" in err and "serve" in err
+
+
+@pytest.mark.parametrize("args", [["--help"], ["-h"], ["download", "--help"], ["serve", "-h"]])
+def test_help_exits_0(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(args) == 0
+    assert capsys.readouterr().out.startswith("Usage: flags-async")
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
