@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint serve clean
+.PHONY: install run test lint serve bench clean
 
 install: $(STAMP)
 
@@ -27,6 +27,9 @@ lint: $(STAMP)
 
 serve: $(STAMP)
 	$(BIN)/flags-async serve
+
+bench: $(STAMP)
+	$(BIN)/flags-async bench --plot bench.png
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage htmlcov

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import re
-import tempfile
 import unicodedata
 from pathlib import Path
 
@@ -19,10 +19,8 @@ _WINDOWS_RESERVED = frozenset(
     | {f"COM{i}" for i in range(1, 10)}
     | {f"LPT{i}" for i in range(1, 10)}
 )
-#: mkstemp creates files 0600; flags should get the usual permissions. Read once, at import,
-#: because os.umask can only be read by setting it, which is not thread-safe later on.
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+#: Names temporary files uniquely within this process; `next()` on it is thread-safe.
+_TMP_SEQ = itertools.count()
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]+')
 
 
@@ -53,17 +51,26 @@ def save_flag(image: bytes, dest: Path, stem: str) -> Path:
     """Write `image` as `dest/<stem>.gif` atomically: a temporary file renamed into place.
 
     A crash, Ctrl-C or a full disk leaves either the old file or the whole new one, and no
-    temporary file behind.
+    temporary file behind. Plain `os` calls, because this runs in worker threads beside the
+    event loop: every extra Python step between system calls is another wait for the GIL.
     """
     if not is_gif(image):
         raise ValueError("refusing to save a body that is not a GIF")
     path = dest / f"{stem}.gif"
-    fd, tmp_name = tempfile.mkstemp(dir=dest, prefix=f".{stem}.", suffix=".part")
-    tmp = Path(tmp_name)
+    while True:
+        tmp = dest / f".{stem}.{os.getpid()}-{next(_TMP_SEQ)}.part"
+        try:  # O_EXCL: never write into a file someone else owns; 0o666 minus the umask
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            break
+        except FileExistsError:  # left by a crashed process that had our pid
+            continue
     try:
-        with os.fdopen(fd, "wb") as file:
-            os.fchmod(file.fileno(), 0o666 & ~_UMASK)
-            file.write(image)
+        try:
+            view = memoryview(image)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
         tmp.replace(path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -1,0 +1,107 @@
+"""The bench command: runs, summaries, estimates, table, JSON and chart."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from flags_async._bench import (
+    SCENARIOS,
+    Run,
+    Scenario,
+    ScenarioResult,
+    Summary,
+    bench_scenario,
+    estimate_sequential,
+    format_table,
+    summarize,
+    with_speedups,
+)
+from flags_async._cli import main
+
+
+def _run(variant: str, n: int, seconds: float, ok: int = 1) -> Run:
+    return Run("fast", variant, n, seconds, 2, ok, 2 - ok, 0)
+
+
+def test_summary_takes_median_min_max_and_rate() -> None:
+    runs = [_run("async", 1, 0.3), _run("async", 2, 0.1), _run("async", 3, 0.2),
+            _run("threads", 1, 9.0)]
+    s = summarize(runs, "async")
+    assert (s.median_s, s.min_s, s.max_s) == (0.2, 0.1, 0.3)
+    assert s.requests_per_s == pytest.approx(2 / 0.2)
+
+
+def test_speedups_are_against_sequential() -> None:
+    summaries = [Summary("sequential", 2.0, 2, 2, 1, 0, 0, 0),
+                 Summary("async", 0.5, 0.5, 0.5, 4, 0, 0, 0)]
+    assert [s.speedup for s in with_speedups(summaries)] == [1.0, 4.0]
+    assert with_speedups(summaries[1:])[0].speedup is None
+
+
+def test_sequential_on_a_slow_server_is_estimated_from_the_mean_delay() -> None:
+    estimate = estimate_sequential(194, 2.75)
+    assert estimate.estimated and estimate.median_s == pytest.approx(533.5)
+
+
+def test_bench_scenario_alternates_variants_and_counts_every_run(server_url: str) -> None:
+    seen: list[tuple[int, str]] = []
+    result = bench_scenario(SCENARIOS["fast"], ["sequential", "async", "async-httpx"],
+                            ["BR", "ZZ"], max_req=2, runs=2, server_url=server_url,
+                            on_run=lambda r: seen.append((r.run, r.variant)))
+    assert seen == [(1, "sequential"), (1, "async"), (1, "async-httpx"),
+                    (2, "sequential"), (2, "async"), (2, "async-httpx")]
+    assert all((r.ok, r.not_found, r.errors) == (1, 1, 0) for r in result.runs)
+    assert [s.variant for s in result.summary] == ["sequential", "async", "async-httpx"]
+    assert result.summary[0].speedup == 1.0
+    table = format_table(result)
+    assert "fast scenario: 2 codes (BR to ZZ), max-req 2, 2 runs each" in table
+    assert "async-httpx" in table
+
+
+def test_a_slow_scenario_estimates_sequential_unless_asked(server_url: str) -> None:
+    slow = Scenario("delay", (), "all", max_req=5, runs=1, mean_delay=2.75)
+    result = bench_scenario(slow, ["sequential", "async"], ["BR"], max_req=5, runs=1,
+                            server_url=server_url)
+    assert [r.variant for r in result.runs] == ["async"]
+    assert result.summary[0].estimated and "estimated" in format_table(result)
+    ran = bench_scenario(slow, ["sequential"], ["BR"], max_req=5, runs=1,
+                         server_url=server_url, run_sequential=True)
+    assert [r.variant for r in ran.runs] == ["sequential"] and not ran.summary[0].estimated
+
+
+def test_bench_cli_prints_json_and_draws_a_png(
+    server_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chart = tmp_path / "bench.png"
+    code = main(["bench", "--scenario", "fast", "-s", server_url, "--runs", "1", "BR", "ZZ",
+                 "--modes", "async,threads", "--json", "--plot", str(chart)])
+    assert code == 0
+    data = json.loads(capsys.readouterr().out)
+    (scenario,) = data["scenarios"]
+    assert scenario["scenario"] == "fast" and scenario["codes"] == 2
+    assert [r["variant"] for r in scenario["runs"]] == ["async", "threads"]
+    assert {s["variant"] for s in scenario["summary"]} == {"async", "threads"}
+    assert chart.read_bytes().startswith(b"\x89PNG\r\n")
+
+
+def test_the_default_bench_starts_its_own_server_per_scenario(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["bench", "--scenario", "fast", "--runs", "1", "-l", "3", "-a",
+                 "--modes", "async"]) == 0
+    out = capsys.readouterr().out
+    assert "fast scenario: 3 codes (AD to AF)" in out and "server http://127.0.0.1:" in out
+
+
+@pytest.mark.parametrize("modes", ["fibers", "async,fibers", ","])
+def test_unknown_modes_are_a_usage_error(modes: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--modes", modes]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_scenario_result_json_counts_codes() -> None:
+    result = ScenarioResult("fast", "http://x", ["AA", "AB"], 3)
+    assert result.as_dict()["codes"] == 2
