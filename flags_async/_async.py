@@ -6,6 +6,7 @@ Squint and the `await`s disappear: `download_one` reads like the sequential one.
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 from tenacity import AsyncRetrying
@@ -14,13 +15,16 @@ from tenacity import AsyncRetrying
 from . import _aiohttp  # noqa: F401
 from ._clients import async_client
 from ._fetching import (
+    MAX_ERROR_BODY,
     FetchFailure,
+    backoff_seconds,
     check_flag,
     check_size,
     check_status,
     country_stem,
     failure_result,
     flag_url,
+    is_retryable,
     metadata_url,
     retry_policy,
     translated_errors,
@@ -33,6 +37,8 @@ async def get(client: httpx.AsyncClient, url: str, options: Options) -> bytes:
     """One attempt: stream the body; `asyncio.timeout` bounds connect, headers and body."""
     with translated_errors(options.timeout):
         async with asyncio.timeout(options.timeout), client.stream("GET", url) as response:
+            if response.is_error:
+                await drain(response)
             check_status(response)
             body = bytearray()
             async for chunk in response.aiter_bytes():
@@ -41,18 +47,46 @@ async def get(client: httpx.AsyncClient, url: str, options: Options) -> bytes:
     return bytes(body)
 
 
+async def drain(response: httpx.Response) -> None:
+    """Read a small error body, so the connection can serve the next request."""
+    if response.is_stream_consumed:  # already read (for example by a mock)
+        return
+    received = 0
+    async for chunk in response.aiter_raw():
+        received += len(chunk)
+        if received > MAX_ERROR_BODY:
+            break
+
+
+async def get_holding(
+    client: httpx.AsyncClient, url: str, options: Options, semaphore: asyncio.Semaphore
+) -> bytes:
+    """One attempt, holding a semaphore slot only while it talks to the server."""
+    async with semaphore:
+        return await get(client, url, options)
+
+
 async def get_with_retries(
     client: httpx.AsyncClient, url: str, options: Options, semaphore: asyncio.Semaphore
 ) -> tuple[bytes, int]:
-    """`get`, retried on transient failures. The semaphore is held per attempt, so a code
-    waiting out its back-off does not keep a slot from the others."""
-    attempts = 0
+    """`get`, retried on transient failures; returns the body and the attempts it took.
+
+    The first attempt runs bare: nearly every code needs just one, and tenacity's bookkeeping
+    costs about as much as a request on loopback. Retries, when needed, go through tenacity.
+    """
     try:
-        async for attempt in AsyncRetrying(**retry_policy(options)):
+        return await get_holding(client, url, options, semaphore), 1
+    except FetchFailure as exc:
+        exc.attempts = 1
+        if not is_retryable(exc, options, attempts=1):
+            raise
+        await asyncio.sleep(backoff_seconds(exc, 1, options))
+    attempts = 1
+    try:
+        async for attempt in AsyncRetrying(**retry_policy(options, done=1)):
             with attempt:
-                attempts = attempt.retry_state.attempt_number
-                async with semaphore:
-                    body = await get(client, url, options)
+                attempts = 1 + attempt.retry_state.attempt_number
+                body = await get_holding(client, url, options, semaphore)
     except FetchFailure as exc:
         exc.attempts = attempts
         raise
@@ -93,6 +127,10 @@ async def download_one(
 
 
 async def supervisor(cc_list: list[str], options: Options, on_result: OnResult) -> list[Result]:
+    # One thread writes every file (`asyncio.to_thread` uses it): more threads would only queue
+    # for the GIL beside the event loop. `asyncio.run` shuts it down when the loop ends.
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(ThreadPoolExecutor(1, thread_name_prefix="flags-writer"))
     semaphore = asyncio.Semaphore(options.max_req)
     results = []
     async with async_client(options) as client:

@@ -6,10 +6,19 @@ are httpx's own tiny interface (`handle_async_request`), so respx and test doubl
 
 from __future__ import annotations
 
+import ssl
+from functools import cache
+
 import httpx
 
 from ._fetching import MAX_REDIRECTS
 from ._models import Options, TransportName
+
+
+@cache
+def ssl_context() -> ssl.SSLContext:
+    """The TLS trust store, loaded once per process (about 25 ms) and shared by every client."""
+    return httpx.create_ssl_context()
 
 
 def async_transport(options: Options) -> httpx.AsyncBaseTransport:
@@ -21,8 +30,9 @@ def async_transport(options: Options) -> httpx.AsyncBaseTransport:
     if options.transport is TransportName.AIOHTTP:
         from ._aiohttp import FaithfulAiohttpTransport  # imported here: aiohttp is heavy
 
-        return FaithfulAiohttpTransport(limits=httpx.Limits(max_connections=options.max_req))
-    return httpx.AsyncHTTPTransport()
+        limits = httpx.Limits(max_connections=options.max_req)
+        return FaithfulAiohttpTransport(verify=ssl_context(), limits=limits)
+    return httpx.AsyncHTTPTransport(verify=ssl_context())
 
 
 def async_client(options: Options) -> httpx.AsyncClient:
@@ -40,7 +50,7 @@ def sync_client(options: Options) -> httpx.Client:
         max_connections=options.max_req, max_keepalive_connections=options.max_req
     )
     return httpx.Client(
-        transport=httpx.HTTPTransport(limits=limits),
+        transport=httpx.HTTPTransport(verify=ssl_context(), limits=limits),
         timeout=options.timeout,
         follow_redirects=True,
         max_redirects=MAX_REDIRECTS,

@@ -9,12 +9,13 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import json
+import random
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
-from tenacity import RetryCallState, retry_if_exception, stop_after_attempt, wait_random_exponential
+from tenacity import RetryCallState, retry_if_exception, stop_after_attempt
 
 from ._models import Options, Result, Status
 from ._saving import is_gif, safe_name
@@ -24,6 +25,11 @@ TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 #: A `Retry-After` longer than this is cut short: a downloader must not sleep for an hour.
 MAX_RETRY_AFTER = 30.0
 MAX_REDIRECTS = 5
+#: The longest random back-off between two attempts, whatever the attempt number.
+MAX_BACKOFF = 10.0
+#: Error bodies (404 pages and the like) up to this size are read, so that the connection goes
+#: back to the pool for the next code, as the book's `client.get()` does; larger ones are not.
+MAX_ERROR_BODY = 64 * 1024
 
 
 class FetchFailure(Exception):
@@ -124,24 +130,37 @@ def _read_reason(exc: Exception) -> str:
     return "connection reset"
 
 
-def _is_transient(exc: BaseException) -> bool:
-    return isinstance(exc, FetchFailure) and exc.transient
+def is_retryable(exc: FetchFailure, options: Options, attempts: int) -> bool:
+    """Worth another attempt: a transient failure, with retries left."""
+    return exc.transient and attempts <= options.retries
 
 
-def retry_policy(options: Options) -> dict[str, Any]:
-    """Keyword arguments for tenacity's `Retrying`/`AsyncRetrying`: same policy in every mode."""
-    backoff = wait_random_exponential(multiplier=options.backoff, max=10 * options.backoff + 1)
+def backoff_seconds(exc: BaseException | None, retry: int, options: Options) -> float:
+    """How long to wait before retry number `retry` (1 for the first retry).
+
+    The server's `Retry-After` if it gave one (capped), else "full jitter": a random time up to
+    `backoff * 2**retry`, so that clients failing together do not come back together.
+    """
+    if isinstance(exc, FetchFailure) and exc.retry_after is not None:
+        return min(exc.retry_after, MAX_RETRY_AFTER)
+    return random.uniform(0, min(MAX_BACKOFF, options.backoff * 2**retry))
+
+
+def retry_policy(options: Options, done: int) -> dict[str, Any]:
+    """Keyword arguments for tenacity's `Retrying`/`AsyncRetrying`, for the attempts after
+    the first `done` ones: same policy in every mode."""
 
     def wait(state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, FetchFailure) and exc.retry_after is not None:
-            return min(exc.retry_after, MAX_RETRY_AFTER)
-        return float(backoff(state))
+        return backoff_seconds(exc, done + state.attempt_number, options)
+
+    def transient(exc: BaseException) -> bool:
+        return isinstance(exc, FetchFailure) and exc.transient
 
     return {
-        "stop": stop_after_attempt(options.retries + 1),
+        "stop": stop_after_attempt(options.retries + 1 - done),
         "wait": wait,
-        "retry": retry_if_exception(_is_transient),
+        "retry": retry_if_exception(transient),
         "reraise": True,
     }
 

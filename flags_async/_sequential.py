@@ -12,13 +12,16 @@ from tenacity import Retrying
 
 from ._clients import sync_client
 from ._fetching import (
+    MAX_ERROR_BODY,
     FetchFailure,
+    backoff_seconds,
     check_flag,
     check_size,
     check_status,
     country_stem,
     failure_result,
     flag_url,
+    is_retryable,
     metadata_url,
     retry_policy,
     translated_errors,
@@ -31,6 +34,8 @@ def get(client: httpx.Client, url: str, options: Options) -> bytes:
     """One attempt: stream the body under a deadline that covers the whole attempt."""
     deadline = time.monotonic() + options.timeout
     with translated_errors(options.timeout), client.stream("GET", url) as response:
+        if response.is_error:
+            drain(response)
         check_status(response)
         body = bytearray()
         for chunk in response.iter_bytes():
@@ -41,13 +46,34 @@ def get(client: httpx.Client, url: str, options: Options) -> bytes:
     return bytes(body)
 
 
+def drain(response: httpx.Response) -> None:
+    """Read a small error body, so the connection can serve the next request."""
+    if response.is_stream_consumed:  # already read (for example by a mock)
+        return
+    received = 0
+    for chunk in response.iter_raw():
+        received += len(chunk)
+        if received > MAX_ERROR_BODY:
+            break
+
+
 def get_with_retries(client: httpx.Client, url: str, options: Options) -> tuple[bytes, int]:
-    """`get`, retried on transient failures; returns the body and the attempts it took."""
-    attempts = 0
+    """`get`, retried on transient failures; returns the body and the attempts it took.
+
+    As in async mode, the first attempt runs bare and retries go through tenacity.
+    """
     try:
-        for attempt in Retrying(**retry_policy(options)):
+        return get(client, url, options), 1
+    except FetchFailure as exc:
+        exc.attempts = 1
+        if not is_retryable(exc, options, attempts=1):
+            raise
+        time.sleep(backoff_seconds(exc, 1, options))
+    attempts = 1
+    try:
+        for attempt in Retrying(**retry_policy(options, done=1)):
             with attempt:
-                attempts = attempt.retry_state.attempt_number
+                attempts = 1 + attempt.retry_state.attempt_number
                 body = get(client, url, options)
     except FetchFailure as exc:
         exc.attempts = attempts

@@ -10,12 +10,15 @@ from tenacity import RetryCallState
 
 from flags_async import Options
 from flags_async._fetching import (
+    MAX_BACKOFF,
     MAX_RETRY_AFTER,
     FetchFailure,
     NotFound,
+    backoff_seconds,
     check_status,
     country_from_metadata,
     flag_url,
+    is_retryable,
     metadata_url,
     parse_retry_after,
     retry_policy,
@@ -73,25 +76,48 @@ def test_429_carries_its_retry_after() -> None:
     assert info.value.retry_after == 7.0
 
 
-def _waited(options: Options, exc: BaseException) -> float:
+def _waited(options: Options, exc: BaseException, done: int = 0) -> float:
+    """What tenacity would sleep after its first attempt, when `done` attempts came before."""
     state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
     state.set_exception((type(exc), exc, None))
-    wait = retry_policy(options)["wait"]
+    wait = retry_policy(options, done)["wait"]
     return float(wait(state))
 
 
-def test_the_policy_honours_retry_after_up_to_a_cap() -> None:
+def test_backoff_honours_retry_after_up_to_a_cap() -> None:
     options = Options(base_url="http://h", backoff=0.1)
-    assert _waited(options, FetchFailure("HTTP 429", transient=True, retry_after=2)) == 2
+    assert backoff_seconds(FetchFailure("x", transient=True, retry_after=2), 1, options) == 2
     huge = FetchFailure("HTTP 503", transient=True, retry_after=3600)
+    assert backoff_seconds(huge, 1, options) == MAX_RETRY_AFTER
     assert _waited(options, huge) == MAX_RETRY_AFTER
 
 
-def test_the_policy_backs_off_with_bounded_jitter_otherwise() -> None:
+@pytest.mark.parametrize(("retry", "ceiling"), [(1, 0.2), (2, 0.4), (3, 0.8), (40, MAX_BACKOFF)])
+def test_backoff_grows_exponentially_with_full_jitter(retry: int, ceiling: float) -> None:
     options = Options(base_url="http://h", backoff=0.1)
-    waits = {_waited(options, FetchFailure("x", transient=True)) for _ in range(50)}
-    assert all(0 <= w <= 0.2 for w in waits)  # first retry: random up to 2 x backoff
-    assert len(waits) > 1  # jitter: not all the same
+    waits = {backoff_seconds(FetchFailure("x", transient=True), retry, options)
+             for _ in range(200)}
+    assert all(0 <= w <= ceiling for w in waits)
+    assert len(waits) > 100  # jitter: spread out, not one value
+    assert max(waits) > ceiling / 2  # and it does reach up towards the ceiling
+
+
+def test_the_tenacity_policy_counts_the_attempts_made_before_it() -> None:
+    options = Options(base_url="http://h", backoff=0.1, retries=3)
+    waits = [_waited(options, FetchFailure("x", transient=True), done=1) for _ in range(200)]
+    assert max(waits) <= 0.4 and max(waits) > 0.2  # retry 2's range, not retry 1's
+    stop = retry_policy(options, done=1)["stop"]
+    assert stop.max_attempt_number == 3  # 1 bare attempt + 3 under tenacity = retries + 1
+
+
+def test_only_transient_failures_with_retries_left_are_retryable() -> None:
+    options = Options(base_url="http://h", retries=2)
+    transient = FetchFailure("HTTP 503", transient=True)
+    assert is_retryable(transient, options, attempts=1)
+    assert is_retryable(transient, options, attempts=2)
+    assert not is_retryable(transient, options, attempts=3)
+    assert not is_retryable(FetchFailure("HTTP 418"), options, attempts=1)
+    assert not is_retryable(transient, Options(base_url="http://h", retries=0), attempts=1)
 
 
 @pytest.mark.parametrize(
