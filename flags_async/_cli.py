@@ -163,7 +163,7 @@ def download(
         label, url = resolve_server(server)
     except ServerError as exc:
         raise typer.BadParameter(str(exc), param_hint="'-s' / '--server'") from None
-    if transport is not None and mode is not Mode.ASYNC and transport is TransportName.AIOHTTP:
+    if transport is TransportName.AIOHTTP and mode is not Mode.ASYNC:
         raise typer.BadParameter("the aiohttp transport works in async mode only",
                                  param_hint="'--transport'")
     if verbose and quiet:
