@@ -8,6 +8,7 @@ re-map by the original exception, kept as `__cause__`, so all modes report the s
 
 from __future__ import annotations
 
+import errno
 from collections.abc import AsyncIterator
 
 import httpx
@@ -18,6 +19,8 @@ def _faithful(exc: httpx.ConnectTimeout) -> httpx.TransportError:
     cause = exc.__cause__
     if cause is None or isinstance(cause, TimeoutError):
         return exc  # a real timeout
+    if isinstance(cause, OSError) and cause.errno == errno.ECONNRESET:
+        return httpx.ReadError(str(exc))  # the peer reset an open connection
     if isinstance(cause, OSError):
         return httpx.ConnectError(str(exc))  # refused, unreachable, DNS failure
     return httpx.ReadError(str(exc))  # for example ServerDisconnectedError

@@ -98,7 +98,7 @@ async def get_flag(
 ) -> tuple[bytes, int]:
     url = flag_url(options.base_url, cc)
     image, attempts = await get_with_retries(client, url, options, semaphore)
-    check_flag(image)
+    check_flag(image, attempts)
     return image, attempts
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import sys
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -48,6 +49,7 @@ class PresetName(StrEnum):
     LOCAL = "local"
     DELAY = "delay"
     ERROR = "error"
+    CHAOS = "chaos"
 
 
 def _show_version(value: bool) -> None:
@@ -306,7 +308,8 @@ def serve(
     preset: Annotated[PresetName, typer.Option(
         "--preset", case_sensitive=False,
         help="local: fast, port 8000. delay: 0.5-5 s per response, port 8001. "
-             "error: delay plus 25% of requests answered 418, port 8002.",
+             "error: delay plus 25% of requests answered 418, port 8002. chaos: 0-0.2 s "
+             "delay and a mix of every fault (418, 429, garbage, truncated, reset), port 8003.",
     )] = PresetName.LOCAL,
     port: Annotated[int | None, typer.Option(
         "--port", min=0, max=65535, metavar="PORT", show_default=False,
@@ -319,6 +322,21 @@ def serve(
     error_rate: Annotated[float | None, typer.Option(
         "--error-rate", min=0, max=1, metavar="P", show_default=False,
         help="Answer this fraction of requests with 418 I'm a teapot.")] = None,
+    throttle_rate: Annotated[float | None, typer.Option(
+        "--throttle-rate", min=0, max=1, metavar="P", show_default=False,
+        help="Answer this fraction with 429 and Retry-After: 1.")] = None,
+    garbage_rate: Annotated[float | None, typer.Option(
+        "--garbage-rate", min=0, max=1, metavar="P", show_default=False,
+        help="Answer this fraction with 200 and an HTML page labelled image/gif.")] = None,
+    truncate_rate: Annotated[float | None, typer.Option(
+        "--truncate-rate", min=0, max=1, metavar="P", show_default=False,
+        help="Send half the body promised by Content-Length, then hang up.")] = None,
+    reset_rate: Annotated[float | None, typer.Option(
+        "--reset-rate", min=0, max=1, metavar="P", show_default=False,
+        help="Reset the connection (TCP RST) without answering.")] = None,
+    trickle: Annotated[float | None, typer.Option(
+        "--trickle", min=0.001, metavar="BYTES_PER_S", show_default=False,
+        help="Send every body at this many bytes per second.")] = None,
     export_dir: Annotated[Path | None, typer.Option(
         "--export", metavar="DIR", show_default=False,
         help="Write DIR/flags/<cc>/<cc>.gif and metadata.json for a static server, and exit.",
@@ -329,7 +347,7 @@ def serve(
     import asyncio
 
     from ._catalogue import export
-    from ._server import PRESETS, Faults, listen, make_app
+    from ._server import PRESETS, listen, make_app
     from ._server import serve as serve_app
 
     if export_dir is not None:
@@ -341,11 +359,13 @@ def serve(
         return
 
     chosen = PRESETS[preset.value]
+    given: dict[str, Any] = {"delay": delay, "error_rate": error_rate,
+             "throttle_rate": throttle_rate,
+             "garbage_rate": garbage_rate, "truncate_rate": truncate_rate,
+             "reset_rate": reset_rate, "trickle": trickle}
     try:
-        faults = Faults(
-            delay=delay if delay is not None else chosen.faults.delay,
-            error_rate=error_rate if error_rate is not None else chosen.faults.error_rate,
-        )
+        faults = dataclasses.replace(
+            chosen.faults, **{k: v for k, v in given.items() if v is not None})
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     port = chosen.port if port is None else port

@@ -86,10 +86,12 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return None
 
 
-def check_flag(image: bytes) -> None:
+def check_flag(image: bytes, attempts: int) -> None:
     """A 200 that is not a GIF (a captive portal's HTML page, a PNG, nothing) is an error."""
     if not is_gif(image):
-        raise FetchFailure("not a GIF" if image else "empty body")
+        failure = FetchFailure("not a GIF" if image else "empty body")
+        failure.attempts = attempts
+        raise failure
 
 
 def check_size(received: int, max_bytes: int) -> None:
@@ -120,7 +122,11 @@ def translated_errors(timeout: float) -> Iterator[None]:
 
 def _protocol_reason(exc: Exception) -> str:
     text = str(exc).lower()
-    return "truncated" if "incomplete" in text or "payload" in text else "protocol error"
+    if "complete message body" in text or "incomplete" in text or "payload" in text:
+        return "truncated"  # h11: "peer closed connection without sending complete message body"
+    if "disconnected" in text:
+        return "connection reset"  # "Server disconnected without sending a response."
+    return "protocol error"
 
 
 def _read_reason(exc: Exception) -> str:

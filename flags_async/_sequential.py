@@ -83,7 +83,7 @@ def get_with_retries(client: httpx.Client, url: str, options: Options) -> tuple[
 
 def get_flag(client: httpx.Client, cc: str, options: Options) -> tuple[bytes, int]:
     image, attempts = get_with_retries(client, flag_url(options.base_url, cc), options)
-    check_flag(image)
+    check_flag(image, attempts)
     return image, attempts
 
 

@@ -124,7 +124,7 @@ def test_a_200_that_is_not_a_gif_is_an_error_and_not_saved(
 ) -> None:
     router.get("/br/br.gif").respond(200, content=body, headers={"Content-Type": "image/gif"})
     result = only(run(mode, tmp_path))
-    assert result.status is Status.ERROR and result.error == reason
+    assert result.status is Status.ERROR and result.error == reason and result.attempts == 1
     assert list(tmp_path.iterdir()) == []
 
 
