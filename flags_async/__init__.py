@@ -10,10 +10,11 @@ __version__ = "0.1.0"
 
 from ._codes import CodeError, country_codes, select_codes
 from ._models import Mode, Options, Report, Result, Status, TransportName
-from ._run import download, strategy
+from ._run import Interrupted, download, strategy
 
 __all__ = [
     "CodeError",
+    "Interrupted",
     "Mode",
     "Options",
     "Report",

@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from enum import StrEnum
@@ -94,6 +95,20 @@ def _fail(message: str, code: int = EXIT_ERRORS) -> NoReturn:
     raise typer.Exit(code)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM stops a download as Ctrl-C does: cancel, clean up, report what completed."""
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @contextlib.contextmanager
 def _server_url(label: str, url: str | None) -> Iterator[str]:
     if url is not None:
@@ -155,6 +170,7 @@ def download(
         "-q", "--quiet", help="Print only the final counts.")] = False,
 ) -> None:
     """Download flags for country codes, and report what happened."""
+    from ._run import Interrupted
     from ._run import download as run_download
 
     try:
@@ -172,7 +188,7 @@ def download(
         raise typer.BadParameter("give --verbose or --quiet, not both")
 
     try:
-        with _server_url(label, url) as base_url:
+        with _sigterm_as_interrupt(), _server_url(label, url) as base_url:
             options = Options(
                 base_url=base_url, dest=dest, max_req=max_req, timeout=timeout, retries=retries,
                 names=names, transport=transport or TransportName.AIOHTTP, max_bytes=max_bytes,
@@ -188,7 +204,10 @@ def download(
         _fail(str(exc))
     except OSError as exc:
         _fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
-    except KeyboardInterrupt:
+    except Interrupted as stop:
+        report = stop.report
+        typer.echo("\nInterrupted.", err=True)
+    except KeyboardInterrupt:  # before the download started, or while the server stops
         typer.echo("\nInterrupted.", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
 
@@ -198,6 +217,8 @@ def download(
         typer.echo(counts_report(report))
     else:
         typer.echo(final_report(report))
+    if report.interrupted:
+        raise typer.Exit(EXIT_INTERRUPTED)
     raise typer.Exit(EXIT_ERRORS if report.errors else EXIT_OK)
 
 

@@ -111,10 +111,15 @@ class Report:
     transport: TransportName
     results: list[Result]
     elapsed_s: float
+    #: Codes asked for; more than `len(results)` only when the run was interrupted.
+    requested: int = -1
+    interrupted: bool = False
     counts: Counter[Status] = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "counts", Counter(r.status for r in self.results))
+        if self.requested < 0:
+            object.__setattr__(self, "requested", len(self.results))
 
     @property
     def ok(self) -> int:
@@ -129,14 +134,17 @@ class Report:
         return self.counts[Status.ERROR]
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "server": self.server,
             "mode": self.mode.value,
             "transport": self.transport.value,
-            "requested": len(self.results),
+            "requested": self.requested,
             "ok": self.ok,
             "not_found": self.not_found,
             "errors": self.errors,
             "elapsed_s": round(self.elapsed_s, 4),
             "results": [r.as_dict() for r in self.results],
         }
+        if self.interrupted:
+            data["interrupted"] = True
+        return data

@@ -40,11 +40,10 @@ def counts_report(report: Report) -> str:
 
 
 def final_report(report: Report) -> str:
-    return "\n".join([
-        "-" * 20,
-        counts_report(report),
-        f"Elapsed time: {report.elapsed_s:.2f}s",
-    ])
+    lines = ["-" * 20, counts_report(report), f"Elapsed time: {report.elapsed_s:.2f}s"]
+    if report.interrupted:
+        lines.append(f"Interrupted: {len(report.results)} of {report.requested} codes done.")
+    return "\n".join(lines)
 
 
 def result_line(result: Result) -> str:

@@ -29,6 +29,14 @@ def strategy(mode: Mode) -> DownloadMany:
     return download_many
 
 
+class Interrupted(Exception):
+    """Ctrl-C (or SIGTERM, from the CLI) during a download. `report` holds what completed."""
+
+    def __init__(self, report: Report) -> None:
+        super().__init__("interrupted")
+        self.report = report
+
+
 def download(
     cc_list: list[str],
     options: Options,
@@ -38,21 +46,33 @@ def download(
     """Download `cc_list` into `options.dest` and report; the public entry point.
 
     `elapsed_s` covers the download phase alone: imports, the TLS trust store and the folder
-    come first.
+    come first. On KeyboardInterrupt, raises `Interrupted` with the codes that completed.
     """
     from ._clients import ssl_context
 
     download_many = strategy(mode)
     ssl_context()  # like the imports above, per-process start-up: not the download phase
     options.dest.mkdir(parents=True, exist_ok=True)
+    done: list[Result] = []
+    notify = on_result or ignore_result
+
+    def collect(result: Result) -> None:
+        done.append(result)
+        notify(result)
+
+    def report(results: list[Result], interrupted: bool = False) -> Report:
+        return Report(
+            server=options.base_url,
+            mode=mode,
+            transport=options.transport if mode is Mode.ASYNC else TransportName.HTTPX,
+            results=sorted(results, key=lambda r: r.cc),
+            elapsed_s=time.perf_counter() - t0,
+            requested=len(cc_list),
+            interrupted=interrupted,
+        )
+
     t0 = time.perf_counter()
-    results = download_many(cc_list, options, on_result or ignore_result)
-    elapsed = time.perf_counter() - t0
-    transport = options.transport if mode is Mode.ASYNC else TransportName.HTTPX
-    return Report(
-        server=options.base_url,
-        mode=mode,
-        transport=transport,
-        results=sorted(results, key=lambda r: r.cc),
-        elapsed_s=elapsed,
-    )
+    try:
+        return report(download_many(cc_list, options, collect))
+    except KeyboardInterrupt:
+        raise Interrupted(report(done, interrupted=True)) from None

@@ -196,17 +196,39 @@ def test_python_m_runs_the_default_embedded_server(tmp_path: Path) -> None:
     assert [p.name for p in gif_files(tmp_path)] == ["bd.gif", "br.gif", "cd.gif"]
 
 
-def test_ctrl_c_exits_130_and_leaves_no_partial_file(
+def test_ctrl_c_prints_the_partial_report_exits_130_and_leaves_no_partial_file(
     make_server: MakeServer, tmp_path: Path
 ) -> None:
     with make_server(Faults(delay=(0.2, 3.0))) as url:
         child = _cli("download", "-e", "-s", url, "-d", str(tmp_path))
         assert child.stdout is not None
         assert child.stdout.readline().startswith("URL site:")  # it is running
-        time.sleep(1.0)  # some flags are saved, most requests are in flight
+        time.sleep(1.5)  # some flags are saved, most requests are in flight
         os.kill(child.pid, signal.SIGINT)
-        _, err = child.communicate(timeout=20)
+        out, err = child.communicate(timeout=20)
     assert child.returncode == 130, err
     assert "Interrupted" in err and "Traceback" not in err
+    saved = gif_files(tmp_path)
     assert leftovers(tmp_path) == []
-    assert all(f.read_bytes().startswith(b"GIF89a") for f in gif_files(tmp_path))
+    assert all(f.read_bytes().startswith(b"GIF89a") for f in saved)
+    assert f"{len(saved):3} flags downloaded." in out
+    done = int(out.split("Interrupted: ")[1].split(" of 676")[0])
+    assert len(saved) <= done < 676
+
+
+def test_sigterm_prints_json_of_what_completed_and_exits_130(
+    make_server: MakeServer, tmp_path: Path
+) -> None:
+    with make_server(Faults(delay=(0.2, 3.0))) as url:
+        child = _cli("download", "-e", "-s", url, "-d", str(tmp_path), "--json", "-v")
+        assert child.stderr is not None
+        assert child.stderr.readline()  # the first -v line: it is downloading
+        os.kill(child.pid, signal.SIGTERM)
+        out, err = child.communicate(timeout=20)
+    assert child.returncode == 130, err
+    data = json.loads(out)
+    assert data["interrupted"] is True and data["requested"] == 676
+    assert 0 < len(data["results"]) < 676
+    ok_paths = sorted(r["path"] for r in data["results"] if r["status"] == "ok")
+    assert [str(p) for p in gif_files(tmp_path)] == ok_paths
+    assert leftovers(tmp_path) == []

@@ -72,3 +72,28 @@ def test_nothing_listening_is_an_error_per_code(tmp_path: Path) -> None:
     assert report.errors == 2
     assert {r.error for r in report.results} == {"connection failed"}
     assert {r.attempts for r in report.results} == {2}
+
+
+@pytest.mark.parametrize("mode", list(Mode))
+def test_an_interrupt_reports_what_completed_and_leaves_only_whole_files(
+    make_server: MakeServer, mode: Mode, tmp_path: Path
+) -> None:
+    from flags_async import Interrupted
+
+    seen = []
+
+    def stop_after_three(result: object) -> None:
+        seen.append(result)
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+
+    with make_server(Faults(delay=(0.0, 0.3))) as url:
+        options = Options(base_url=url, dest=tmp_path, max_req=10)
+        with pytest.raises(Interrupted) as info:
+            download(select_codes(all_cc=True), options, mode, stop_after_three)
+    report = info.value.report
+    assert report.interrupted and report.requested == 194
+    assert 3 <= len(report.results) < 194
+    assert report.as_dict()["interrupted"] is True
+    assert leftovers(tmp_path) == []
+    assert all(f.read_bytes().startswith(b"GIF89a") for f in gif_files(tmp_path))
