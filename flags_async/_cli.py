@@ -31,7 +31,14 @@ from ._models import (
     TransportName,
 )
 from ._report import counts_report, final_report, initial_report, progress
-from ._servers import EMBEDDED, LABELS, ServerError, embedded_server, resolve_server
+from ._servers import (
+    EMBEDDED,
+    LABELS,
+    ServerError,
+    check_reachable,
+    embedded_server,
+    resolve_server,
+)
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -189,6 +196,7 @@ def download(
 
     try:
         with _sigterm_as_interrupt(), _server_url(label, url) as base_url:
+            check_reachable(base_url, timeout)
             options = Options(
                 base_url=base_url, dest=dest, max_req=max_req, timeout=timeout, retries=retries,
                 names=names, transport=transport or TransportName.AIOHTTP, max_bytes=max_bytes,

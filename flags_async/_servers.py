@@ -45,6 +45,50 @@ def resolve_server(value: str) -> tuple[str, str | None]:
     return "URL", value.rstrip("/")
 
 
+def check_reachable(base_url: str, timeout: float) -> None:
+    """Fail fast: resolve the host and open one connection before any download starts.
+
+    An unresolvable host or a closed port would otherwise cost one error per code, each after
+    every retry. Raises `ServerError` with one line saying which.
+    """
+    import asyncio
+
+    asyncio.run(_probe(base_url, timeout))
+
+
+async def _probe(base_url: str, seconds: float) -> None:
+    import asyncio
+    import os
+    import socket
+
+    parts = urlsplit(base_url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    loop = asyncio.get_running_loop()
+    try:  # the chapter's blogdom.py probe: the event loop's getaddrinfo
+        addresses = await asyncio.wait_for(
+            loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), seconds)
+    except socket.gaierror:
+        raise ServerError(f"cannot resolve host {host!r}") from None
+    except TimeoutError:
+        raise ServerError(f"resolving host {host!r} timed out after {seconds:g} s") from None
+    failure = ""
+    for *_, address in addresses:
+        try:
+            _, writer = await asyncio.wait_for(
+                asyncio.open_connection(str(address[0]), int(address[1])), seconds)
+        except TimeoutError:
+            failure = f"timed out after {seconds:g} s"
+            continue
+        except OSError as exc:
+            failure = os.strerror(exc.errno) if exc.errno else str(exc)
+            continue
+        writer.close()
+        await writer.wait_closed()
+        return
+    raise ServerError(f"cannot connect to {host}:{port}: {failure}")
+
+
 @contextlib.contextmanager
 def embedded_server(*serve_args: str) -> Iterator[str]:
     """Run `flags-async serve` in a child process on a free loopback port; yield its base URL.

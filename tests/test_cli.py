@@ -158,6 +158,35 @@ def test_an_unusable_dest_is_one_error_line(
     assert len(err) == 1 and err[0].startswith("flags-async: error:")
 
 
+def test_nothing_listening_stops_the_run_at_once_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as probe:  # a port that was free a moment ago, now closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    code = main(["download", "-s", f"http://127.0.0.1:{port}/flags", "-d", str(tmp_path), "-e"])
+    assert code == 1
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert err == [f"flags-async: error: cannot connect to 127.0.0.1:{port}: Connection refused"]
+    assert "flags downloaded" not in captured.out  # no per-code run happened
+
+
+def test_an_unresolvable_host_stops_the_run_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    async def no_such_host(self: object, host: str, *args: object, **kwargs: object) -> None:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(asyncio.BaseEventLoop, "getaddrinfo", no_such_host)
+    code = main(["download", "-s", "http://flags.invalid/flags", "-d", str(tmp_path)])
+    assert code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["flags-async: error: cannot resolve host 'flags.invalid'"]
+
+
 def test_serve_reports_a_port_in_use_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     with socket.create_server(("127.0.0.1", 0)) as busy:
         port = busy.getsockname()[1]
