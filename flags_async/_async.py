@@ -30,7 +30,7 @@ from ._fetching import (
     translated_errors,
 )
 from ._models import OnResult, Options, Result
-from ._saving import save_result
+from ._saving import kept_flag, save_result
 
 
 async def get(client: httpx.AsyncClient, url: str, options: Options) -> bytes:
@@ -117,6 +117,10 @@ async def get_country_stem(
 async def download_one(
     client: httpx.AsyncClient, cc: str, options: Options, semaphore: asyncio.Semaphore
 ) -> Result:
+    if options.skip_existing and not options.names:
+        kept = await asyncio.to_thread(kept_flag, cc, None, options)  # reads the disk
+        if kept:
+            return kept
     try:
         image, attempts = await get_flag(client, cc, options, semaphore)
     except FetchFailure as exc:

@@ -168,6 +168,9 @@ def download(
     names: Annotated[bool, typer.Option(
         "--names", help="Name files after the country in <cc>/metadata.json (book's flags3).",
     )] = False,
+    skip_existing: Annotated[bool, typer.Option(
+        "--skip-existing", help="Resume: keep whole flags already in DIR (counted as skipped); "
+                                "fetch missing or broken ones.")] = False,
     json_out: Annotated[bool, typer.Option(
         "--json", help="Print one JSON object with every result, and nothing else, on stdout.",
     )] = False,
@@ -200,6 +203,7 @@ def download(
             options = Options(
                 base_url=base_url, dest=dest, max_req=max_req, timeout=timeout, retries=retries,
                 names=names, transport=transport or TransportName.AIOHTTP, max_bytes=max_bytes,
+                skip_existing=skip_existing,
             )
             effective = options.transport if mode is Mode.ASYNC else TransportName.HTTPX
             actual_req = 1 if mode is Mode.SEQUENTIAL else min(max_req, len(cc_list))

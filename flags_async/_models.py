@@ -25,6 +25,7 @@ class Status(StrEnum):
     OK = "ok"
     NOT_FOUND = "not_found"
     ERROR = "error"
+    SKIPPED = "skipped"  # with --skip-existing: a valid file was already there
 
 
 class Mode(StrEnum):
@@ -54,6 +55,8 @@ class Options:
     names: bool = False
     transport: TransportName = TransportName.AIOHTTP
     max_bytes: int = DEFAULT_MAX_BYTES
+    #: Keep valid flags already in `dest` (resume a run); invalid ones are fetched again.
+    skip_existing: bool = False
     #: First back-off step in seconds; each retry waits a random time up to twice the last.
     backoff: float = 0.1
 
@@ -133,6 +136,10 @@ class Report:
     def errors(self) -> int:
         return self.counts[Status.ERROR]
 
+    @property
+    def skipped(self) -> int:
+        return self.counts[Status.SKIPPED]
+
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "server": self.server,
@@ -142,6 +149,7 @@ class Report:
             "ok": self.ok,
             "not_found": self.not_found,
             "errors": self.errors,
+            "skipped": self.skipped,
             "elapsed_s": round(self.elapsed_s, 4),
             "results": [r.as_dict() for r in self.results],
         }

@@ -32,11 +32,14 @@ def initial_report(
 def counts_report(report: Report) -> str:
     plural = "s" if report.ok != 1 else ""
     errors_plural = "s" if report.errors != 1 else ""
-    return "\n".join([
+    lines = [
         f"{report.ok:3} flag{plural} downloaded.",
         f"{report.not_found:3} not found.",
         f"{report.errors:3} error{errors_plural}.",
-    ])
+    ]
+    if report.skipped:
+        lines.append(f"{report.skipped:3} already there, kept.")
+    return "\n".join(lines)
 
 
 def final_report(report: Report) -> str:

@@ -29,6 +29,24 @@ def is_gif(image: bytes) -> bool:
     return image.startswith(GIF_SIGNATURES)
 
 
+def is_whole_gif(path: Path) -> bool:
+    """A file worth keeping: a GIF signature at the start and the trailer byte (`;`) at the
+    end, which a file cut short by some other tool lacks."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return False
+    return is_gif(data) and data.endswith(b";")
+
+
+def kept_flag(cc: str, stem: str | None, options: Options) -> Result | None:
+    """With `skip_existing`: the result for a whole flag already in `dest`, else None."""
+    path = options.dest / f"{stem or cc.lower()}.gif"
+    if not (options.skip_existing and is_whole_gif(path)):
+        return None
+    return Result(cc, Status.SKIPPED, path, path.stat().st_size, attempts=0)
+
+
 def safe_name(country: str) -> str | None:
     """A file-name stem from untrusted text, or None if nothing usable is left.
 
@@ -81,6 +99,8 @@ def save_flag(image: bytes, dest: Path, stem: str) -> Path:
 
 def save_result(cc: str, image: bytes, attempts: int, stem: str | None, options: Options) -> Result:
     """Save a fetched flag and say how it went; `stem` is the country name with `--names`."""
+    if options.names and (kept := kept_flag(cc, stem, options)):
+        return kept  # with --names the file's name is known only now
     try:
         path = save_flag(image, options.dest, stem or cc.lower())
     except OSError as exc:

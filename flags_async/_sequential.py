@@ -27,7 +27,7 @@ from ._fetching import (
     translated_errors,
 )
 from ._models import OnResult, Options, Result
-from ._saving import save_result
+from ._saving import kept_flag, save_result
 
 
 def get(client: httpx.Client, url: str, options: Options) -> bytes:
@@ -97,6 +97,8 @@ def get_country_stem(client: httpx.Client, cc: str, options: Options) -> str | N
 
 
 def download_one(client: httpx.Client, cc: str, options: Options) -> Result:
+    if options.skip_existing and not options.names and (kept := kept_flag(cc, None, options)):
+        return kept
     try:
         image, attempts = get_flag(client, cc, options)
     except FetchFailure as exc:

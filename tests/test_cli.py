@@ -130,6 +130,17 @@ def test_quiet_prints_only_the_counts(
         "  3 flags downloaded.", "  0 not found.", "  0 errors."]
 
 
+def test_skip_existing_reports_what_it_kept(
+    server_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["download", "-s", server_url, "-d", str(tmp_path), "-q", "BR", "IN", "ZZ"]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main([*args, "--skip-existing"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "  0 flags downloaded.", "  1 not found.", "  0 errors.", "  2 already there, kept."]
+
+
 def test_verbose_prints_a_line_per_code(
     server_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

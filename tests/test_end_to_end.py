@@ -97,3 +97,35 @@ def test_an_interrupt_reports_what_completed_and_leaves_only_whole_files(
     assert report.as_dict()["interrupted"] is True
     assert leftovers(tmp_path) == []
     assert all(f.read_bytes().startswith(b"GIF89a") for f in gif_files(tmp_path))
+
+
+@pytest.mark.parametrize("mode", list(Mode))
+def test_skip_existing_keeps_whole_flags_and_fetches_missing_or_broken_ones(
+    server_url: str, make_server: MakeServer, mode: Mode, tmp_path: Path
+) -> None:
+    codes = select_codes(all_cc=True, limit=8)
+    download(codes, Options(base_url=server_url, dest=tmp_path), mode)
+    first, second, third = (tmp_path / f"{cc.lower()}.gif" for cc in codes[:3])
+    first.unlink()  # missing
+    second.write_bytes(second.read_bytes()[:100])  # cut short: no GIF trailer
+    third.write_bytes(b"<html>not a flag</html>")  # not a GIF at all
+    # A server that fails every request proves the 5 whole files cost no request at all.
+    with make_server(Faults(error_rate=1.0)) as failing:
+        options = Options(base_url=failing, dest=tmp_path, skip_existing=True)
+        report = download(codes, options, mode)
+    assert (report.skipped, report.errors, report.ok) == (5, 3, 0)
+    assert {r.cc for r in report.results if r.status is Status.ERROR} == set(codes[:3])
+    # And against a working server, the three are fetched again and the rest kept.
+    report = download(codes, Options(base_url=server_url, dest=tmp_path, skip_existing=True),
+                      mode)
+    assert (report.skipped, report.ok) == (5, 3)
+    assert all(f.read_bytes().startswith(b"GIF89a") for f in gif_files(tmp_path))
+    assert len(gif_files(tmp_path)) == 8 and leftovers(tmp_path) == []
+
+
+def test_skip_existing_with_names_keeps_the_named_files(server_url: str, tmp_path: Path) -> None:
+    options = Options(base_url=server_url, dest=tmp_path, names=True, skip_existing=True)
+    assert download(["BR", "US"], options).ok == 2
+    again = download(["BR", "US"], options)
+    assert again.skipped == 2
+    assert sorted(f.name for f in gif_files(tmp_path)) == ["Brazil.gif", "United_States.gif"]
