@@ -180,6 +180,7 @@ def download(
         "-q", "--quiet", help="Print only the final counts.")] = False,
 ) -> None:
     """Download flags for country codes, and report what happened."""
+    from ._limits import ensure_fd_limit
     from ._run import Interrupted
     from ._run import download as run_download
 
@@ -196,6 +197,9 @@ def download(
                                  param_hint="'--transport'")
     if verbose and quiet:
         raise typer.BadParameter("give --verbose or --quiet, not both")
+    limit_note = ensure_fd_limit(max_req)
+    if limit_note and verbose:
+        typer.echo(limit_note, err=True)
 
     try:
         with _sigterm_as_interrupt(), _server_url(label, url) as base_url:

@@ -23,6 +23,8 @@ from ._catalogue import Entry, build_catalogue
 
 #: Queue of connections not yet accepted; the kernel caps it at net.core.somaxconn.
 BACKLOG = 4096
+#: Seconds in-flight requests get to finish when the server stops.
+SHUTDOWN_TIMEOUT = 0.5
 
 
 #: What a captive portal or a confused proxy sends instead of a GIF.
@@ -174,7 +176,10 @@ async def serve(
 ) -> None:
     """Serve until `stop` is set: by default on SIGINT/SIGTERM, or when standard input closes
     (when a parent process owns us). Callers outside the main thread pass their own `stop`."""
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    # Stop promptly: a slow response still in flight (up to 5 s, or whatever --delay says) is
+    # cut after a moment instead of holding the shutdown for aiohttp's default 60 s.
+    runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                           shutdown_timeout=SHUTDOWN_TIMEOUT)
     await runner.setup()
     try:
         await web.SockSite(runner, sock, backlog=BACKLOG).start()

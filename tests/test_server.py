@@ -10,6 +10,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 
+import aiohttp
 import httpx
 import pytest
 from PIL import Image
@@ -109,12 +110,17 @@ def test_it_holds_1000_concurrent_slow_requests(make_server: MakeServer) -> None
     """Delays are asyncio.sleep: 1,000 requests of 1 s each all wait at once, none refused."""
 
     async def fetch_all(url: str) -> list[int]:
-        limits = httpx.Limits(max_connections=1000)
-        async with httpx.AsyncClient(limits=limits, timeout=30) as client:
-            replies = await asyncio.gather(
-                *(client.get(f"{url}/br/br.gif") for _ in range(1000))
-            )
-        return [r.status_code for r in replies]
+        # aiohttp's client: httpx's own transport is itself slow at 1,000 connections.
+        connector = aiohttp.TCPConnector(limit=1000)
+        timeout = aiohttp.ClientTimeout(total=30)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+
+            async def status(n: int) -> int:
+                async with session.get(f"{url}/br/br.gif") as reply:
+                    await reply.read()
+                    return reply.status
+
+            return await asyncio.gather(*(status(n) for n in range(1000)))
 
     with make_server(Faults(delay=(1.0, 1.0))) as url:
         statuses = asyncio.run(fetch_all(url))

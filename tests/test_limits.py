@@ -1,0 +1,76 @@
+"""Scale: descriptors for -m 1000, and no leak over many runs in one process."""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from flags_async import Mode, Options, download, select_codes
+from flags_async._limits import SPARE_DESCRIPTORS, ensure_fd_limit
+from flags_async._servers import embedded_server
+
+
+def test_a_low_soft_limit_is_raised_for_a_big_run_and_said_with_verbose(
+    server_url: str, tmp_path: Path
+) -> None:
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+
+    def low_soft_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+
+    done = subprocess.run(
+        [sys.executable, "-m", "flags_async", "download", "-e", "-m", "1000", "-v", "--json",
+         "-s", server_url, "-d", str(tmp_path)],
+        capture_output=True, text=True, timeout=120, preexec_fn=low_soft_limit, check=False)
+    assert done.returncode == 0, done.stderr
+    assert f"Raised the open-file limit from 256 to {1000 + SPARE_DESCRIPTORS}" in done.stderr
+    data = json.loads(done.stdout)
+    assert (data["ok"], data["not_found"], data["errors"]) == (194, 482, 0)
+
+
+def test_nothing_changes_when_the_limit_is_already_enough() -> None:
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    assert ensure_fd_limit(1) is None
+    assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == soft
+
+
+def _open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def _resident_kib() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="needs /proc")
+def test_twenty_big_runs_in_one_process_leak_neither_descriptors_nor_memory(
+    tmp_path: Path,
+) -> None:
+    """The server runs in its own process, so only the client's descriptors are counted."""
+    codes = select_codes(every=True)
+    with embedded_server() as server_url:
+        _twenty_runs(server_url, codes, tmp_path)
+
+
+def _twenty_runs(server_url: str, codes: list[str], tmp_path: Path) -> None:
+    def run(n: int) -> None:
+        report = download(codes, Options(base_url=server_url, dest=tmp_path / str(n),
+                                         max_req=1000), Mode.ASYNC)
+        assert (report.ok, report.not_found, report.errors) == (194, 482, 0)
+
+    run(0)  # warm up: imports, caches, the TLS store
+    gc.collect()
+    fds, rss = _open_descriptors(), _resident_kib()
+    for n in range(1, 21):
+        run(n)
+    gc.collect()
+    assert _open_descriptors() <= fds  # every socket and file was closed
+    assert _resident_kib() - rss < 30 * 1024  # KiB: no growth per run beyond noise
