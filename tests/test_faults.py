@@ -133,3 +133,57 @@ def test_serve_refuses_rates_adding_up_to_more_than_one(
 ) -> None:
     assert main(["serve", "--reset-rate", "0.6", "--truncate-rate", "0.6"]) == 2
     assert "add up to more than 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: f"{v[0].value}-{v[1].value}")
+def test_an_endless_body_is_abandoned_at_max_bytes(
+    variant: tuple[Mode, TransportName], tmp_path: Path
+) -> None:
+    """A server promising 10 GB and streaming forever costs neither memory nor disk."""
+    import asyncio
+    import resource
+    import threading
+
+    from aiohttp import web
+
+    from flags_async._server import listen, serve
+
+    async def endless(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "image/gif"})
+        response.content_length = 10 * 1024**3
+        await response.prepare(request)
+        await response.write(b"GIF89a")
+        chunk = bytes(64 * 1024)
+        try:
+            while True:
+                await response.write(chunk)
+        except ConnectionError:
+            return response  # the client gave up, as it should
+
+    app = web.Application()
+    app.router.add_get("/flags/{cc}/{name}", endless)
+    sock, loop, stop, ready = listen("127.0.0.1", 0), asyncio.new_event_loop(), None, []
+
+    async def main() -> None:
+        nonlocal stop
+        stop = asyncio.Event()
+        await serve(app, sock, ready.append, stop=stop)
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
+    thread.start()
+    while not ready:
+        time.sleep(0.01)
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    try:
+        mode, transport = variant
+        options = Options(base_url=ready[0], dest=tmp_path, transport=transport,
+                          max_bytes=2 * 1024 * 1024, retries=0)
+        report = download(["BR"], options, mode)
+    finally:
+        assert stop is not None
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(10)
+        loop.close()
+    assert_all_failed(report, "too large", 1, tmp_path)
+    grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before
+    assert grown_kib < 64 * 1024  # the 10 GB never came near memory
