@@ -10,7 +10,7 @@ from __future__ import annotations
 import statistics
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -130,8 +130,7 @@ def with_speedups(summaries: list[Summary]) -> list[Summary]:
 @contextmanager
 def _server_for(scenario: Scenario, url: str | None) -> Iterator[str]:
     if url is not None:
-        with nullcontext(url) as given:
-            yield given
+        yield url
     else:
         with embedded_server(*scenario.serve_args) as started:
             yield started

@@ -57,7 +57,7 @@ class Options:
     max_bytes: int = DEFAULT_MAX_BYTES
     #: Keep valid flags already in `dest` (resume a run); invalid ones are fetched again.
     skip_existing: bool = False
-    #: First back-off step in seconds; each retry waits a random time up to twice the last.
+    #: Back-off unit in seconds: retry k waits a random time up to `backoff * 2**k`.
     backoff: float = 0.1
 
     def __post_init__(self) -> None:
