@@ -14,6 +14,7 @@ from tenacity import AsyncRetrying
 # aiohttp is heavy to import: load it with the strategy, so start-up is not timed as download.
 from . import _aiohttp  # noqa: F401
 from ._clients import async_client
+from ._diskthread import DiskThread
 from ._fetching import (
     MAX_ERROR_BODY,
     FetchFailure,
@@ -115,10 +116,11 @@ async def get_country_stem(
 
 
 async def download_one(
-    client: httpx.AsyncClient, cc: str, options: Options, semaphore: asyncio.Semaphore
+    client: httpx.AsyncClient, cc: str, options: Options, semaphore: asyncio.Semaphore,
+    disk: DiskThread,
 ) -> Result:
     if options.skip_existing and not options.names:
-        kept = await asyncio.to_thread(kept_flag, cc, None, options)  # reads the disk
+        kept = await disk.run(kept_flag, cc, None, options)  # reads the disk
         if kept:
             return kept
     try:
@@ -126,19 +128,20 @@ async def download_one(
     except FetchFailure as exc:
         return failure_result(cc, exc)
     stem = await get_country_stem(client, cc, options, semaphore) if options.names else None
-    # Writing a file blocks; a worker thread keeps the event loop free for the network.
-    return await asyncio.to_thread(save_result, cc, image, attempts, stem, options)
+    # Writing a file blocks; the disk thread keeps the event loop free for the network.
+    return await disk.run(save_result, cc, image, attempts, stem, options)
 
 
 async def supervisor(cc_list: list[str], options: Options, on_result: OnResult) -> list[Result]:
-    # One thread writes every file (`asyncio.to_thread` uses it): more threads would only queue
-    # for the GIL beside the event loop. `asyncio.run` shuts it down when the loop ends.
+    # One thread does all the disk work (the default executor, which `DiskThread` uses): more
+    # would only queue for the GIL beside the event loop. `asyncio.run` shuts it down at the end.
     loop = asyncio.get_running_loop()
-    loop.set_default_executor(ThreadPoolExecutor(1, thread_name_prefix="flags-writer"))
+    loop.set_default_executor(ThreadPoolExecutor(1, thread_name_prefix="flags-disk"))
     semaphore = asyncio.Semaphore(options.max_req)
+    disk = DiskThread()
     results = []
     async with async_client(options) as client:
-        to_do = [download_one(client, cc, options, semaphore) for cc in cc_list]
+        to_do = [download_one(client, cc, options, semaphore, disk) for cc in cc_list]
         for coro in asyncio.as_completed(to_do):
             result = await coro
             on_result(result)

@@ -1,0 +1,112 @@
+"""The async mode's disk thread: off the event loop, batched, each caller gets its own outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import pytest
+
+from flags_async import _diskthread
+from flags_async._diskthread import DiskThread
+
+
+def record_batches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    sizes: list[int] = []
+    real = _diskthread._call_all
+
+    def call_all(calls: list[Any]) -> list[tuple[bool, Any]]:
+        sizes.append(len(calls))
+        return real(calls)
+
+    monkeypatch.setattr(_diskthread, "_call_all", call_all)
+    return sizes
+
+
+def test_calls_run_in_a_worker_thread_and_return_their_results() -> None:
+    async def main() -> list[tuple[int, int]]:
+        disk = DiskThread()
+        return await asyncio.gather(*(disk.run(lambda n: (n * n, threading.get_ident()), n)
+                                      for n in range(5)))
+
+    results = asyncio.run(main())
+    assert [square for square, _ in results] == [0, 1, 4, 9, 16]
+    assert threading.get_ident() not in {thread for _, thread in results}
+
+
+def test_the_event_loop_keeps_running_while_a_call_blocks() -> None:
+    release = threading.Event()
+
+    async def main() -> int:
+        disk = DiskThread()
+        blocked = asyncio.create_task(disk.run(release.wait, 5))
+        ticks = 0
+        while ticks < 10:  # the loop is free: this runs while the worker is stuck
+            await asyncio.sleep(0.001)
+            ticks += 1
+        release.set()
+        assert await blocked is True
+        return ticks
+
+    assert asyncio.run(main()) == 10
+
+
+def test_calls_that_pile_up_while_the_worker_is_busy_go_over_in_one_batch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sizes = record_batches(monkeypatch)
+    started, release = threading.Event(), threading.Event()
+
+    def first() -> str:
+        started.set()
+        release.wait(5)
+        return "first"
+
+    async def main() -> list[str]:
+        disk = DiskThread()
+        head = asyncio.create_task(disk.run(first))
+        await asyncio.to_thread(started.wait, 5)
+        rest = [asyncio.create_task(disk.run(str, n)) for n in range(5)]
+        await asyncio.sleep(0)  # all five are queued behind the busy worker
+        release.set()
+        return [await head] + [await task for task in rest]
+
+    assert asyncio.run(main()) == ["first", "0", "1", "2", "3", "4"]
+    assert sizes == [1, 5]
+
+
+def test_an_exception_reaches_only_its_own_caller() -> None:
+    def fail() -> None:
+        raise OSError(28, "No space left on device")
+
+    async def main() -> list[object]:
+        disk = DiskThread()
+        return await asyncio.gather(disk.run(str, 1), disk.run(fail), disk.run(str, 3),
+                                    return_exceptions=True)
+
+    first, failure, third = asyncio.run(main())
+    assert (first, third) == ("1", "3")
+    assert isinstance(failure, OSError) and failure.strerror == "No space left on device"
+
+
+def test_a_caller_cancelled_mid_batch_does_not_disturb_the_others() -> None:
+    started, release = threading.Event(), threading.Event()
+
+    def slow(value: str) -> str:
+        started.set()
+        release.wait(5)
+        return value
+
+    async def main() -> str:
+        disk = DiskThread()
+        doomed = asyncio.create_task(disk.run(slow, "doomed"))
+        kept = asyncio.create_task(disk.run(str, "kept"))
+        await asyncio.to_thread(started.wait, 5)
+        doomed.cancel()
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await doomed
+        return await asyncio.wait_for(kept, 5)
+
+    assert asyncio.run(main()) == "kept"
