@@ -28,10 +28,10 @@ def async_transport(options: Options) -> httpx.AsyncBaseTransport:
     several times slower than aiohttp's connection handling at high concurrency.
     """
     if options.transport is TransportName.AIOHTTP:
-        from ._aiohttp import FaithfulAiohttpTransport  # imported here: aiohttp is heavy
+        from ._aiohttp import AiohttpTransport  # imported here: aiohttp is heavy
 
         limits = httpx.Limits(max_connections=options.max_req)
-        return FaithfulAiohttpTransport(verify=ssl_context(), limits=limits)
+        return AiohttpTransport(verify=ssl_context(), limits=limits)
     return httpx.AsyncHTTPTransport(verify=ssl_context())
 
 

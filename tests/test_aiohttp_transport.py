@@ -1,0 +1,123 @@
+"""The aiohttp transport: httpx requests in, httpx responses and httpx exceptions out."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import aiohttp
+import httpx
+import pytest
+from aiohttp import client_exceptions as errors
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from flags_async._aiohttp import AiohttpTransport, translate
+from flags_async._clients import ssl_context
+
+
+def transport(max_connections: int | None = 10) -> AiohttpTransport:
+    return AiohttpTransport(verify=ssl_context(),
+                            limits=httpx.Limits(max_connections=max_connections))
+
+
+async def echo(request: web.Request) -> web.Response:
+    body = await request.read()
+    return web.Response(body=body, status=201, reason="Made It",
+                        headers={"X-Method": request.method, "X-Seen": request.headers["X-Test"]})
+
+
+def with_echo_server(test: Callable[[str], Awaitable[None]]) -> None:
+    async def main() -> None:
+        app = web.Application()
+        app.router.add_route("*", "/echo", echo)
+        server = TestServer(app, host="127.0.0.1")
+        await server.start_server()
+        try:
+            await test(str(server.make_url("/echo")))
+        finally:
+            await server.close()
+
+    asyncio.run(main())
+
+
+def test_a_request_and_its_response_cross_the_adapter_whole() -> None:
+    async def test(url: str) -> None:
+        async with httpx.AsyncClient(transport=transport()) as client:
+            response = await client.post(url, content=b"flag", headers={"X-Test": "yes"})
+        assert (response.status_code, response.reason_phrase) == (201, "Made It")
+        assert response.http_version == "HTTP/1.1"
+        assert response.headers["x-method"] == "POST" and response.headers["x-seen"] == "yes"
+        assert response.content == b"flag"
+
+    with_echo_server(test)
+
+
+def test_a_streamed_request_body_is_sent_in_full() -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        for part in (b"GIF", b"89a", b";"):
+            yield part
+
+    async def test(url: str) -> None:
+        async with httpx.AsyncClient(transport=transport()) as client:
+            response = await client.put(url, content=chunks(), headers={"X-Test": "s"})
+        assert response.content == b"GIF89a;"
+
+    with_echo_server(test)
+
+
+def test_a_refused_connection_is_a_connect_error_not_a_timeout() -> None:
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+
+    async def main() -> None:
+        async with httpx.AsyncClient(transport=transport()) as client:
+            await client.get(f"http://127.0.0.1:{port}/")
+
+    with pytest.raises(httpx.ConnectError):
+        asyncio.run(main())
+
+
+def test_the_pool_holds_at_most_max_connections() -> None:
+    async def test(url: str) -> None:
+        opened = 0
+        real = aiohttp.TCPConnector._create_connection
+
+        async def counting(self: aiohttp.TCPConnector, *args: object, **kwargs: object) -> object:
+            nonlocal opened
+            opened += 1
+            return await real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(aiohttp.TCPConnector, "_create_connection", counting)
+            async with httpx.AsyncClient(transport=transport(max_connections=3)) as client:
+                await asyncio.gather(*(client.post(url, content=b"x", headers={"X-Test": "p"})
+                                       for _ in range(30)))
+        assert opened == 3
+
+    with_echo_server(test)
+
+
+@pytest.mark.parametrize(("failure", "expected"), [
+    (errors.ConnectionTimeoutError("no pool slot"), httpx.ConnectTimeout),
+    (errors.SocketTimeoutError("no bytes"), httpx.ReadTimeout),
+    (TimeoutError(), httpx.ReadTimeout),
+    (errors.ServerDisconnectedError(), httpx.RemoteProtocolError),
+    (errors.ClientPayloadError("Response payload is not completed"), httpx.ReadError),
+    (errors.ClientOSError(104, "Connection reset by peer"), httpx.ReadError),
+    (errors.InvalidURL("nowhere"), httpx.UnsupportedProtocol),
+    (errors.ClientError("anything else"), httpx.TransportError),
+])
+def test_aiohttp_failures_become_the_httpx_exceptions_they_mean(
+    failure: BaseException, expected: type[httpx.TransportError]
+) -> None:
+    translated = translate(failure)
+    assert type(translated) is expected
+    assert str(translated)  # never an empty message in a report
+
+
+def test_a_server_hang_up_is_worded_as_httpcore_words_it() -> None:
+    # _fetching reads "disconnected" as "connection reset", whichever transport said it
+    assert "disconnected" in str(translate(errors.ServerDisconnectedError())).lower()
