@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import json
 import os
 import signal
@@ -420,11 +421,36 @@ def serve(
     asyncio.run(serve_app(make_app(faults), sock, announce, stop_on_stdin_eof=embedded))
 
 
+#: The cycle collector's first threshold while the CLI runs (CPython's default is 700).
+GC_THRESHOLD = 50_000
+
+
+@contextlib.contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Run CPython's cycle collector less often while the command runs, then restore it.
+
+    Every request leaves a few dozen objects that httpx and aiohttp link in cycles (a response
+    and its stream point at each other), so only the collector frees them. At the default
+    threshold it ran about 75 times in an async run of 676 codes, re-walking the hundreds of
+    live tasks each time: 20 to 40 ms of a 0.3 s run (measured with `gc.callbacks`). A command
+    is short-lived and its garbage is bounded by the codes, so collecting every 50,000
+    allocations costs no memory that shows (peak RSS unchanged at `-m 1000`). mypy tunes its
+    collector the same way, for the same reason.
+    """
+    previous = gc.get_threshold()
+    gc.set_threshold(GC_THRESHOLD, *previous[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: usage errors become one line on stderr and exit 2."""
     command = typer.main.get_command(app)
     try:
-        code = command.main(args=argv, prog_name="flags-async", standalone_mode=False)
+        with fewer_collections():
+            code = command.main(args=argv, prog_name="flags-async", standalone_mode=False)
     except NoArgsIsHelpError as exc:  # plain `flags-async`: the help, not an error line
         typer.echo(exc.format_message(), err=True)
         code = exc.exit_code

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -12,6 +13,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -99,6 +101,26 @@ def test_download_prints_the_books_report(
     assert lines[5:8] == [" 16 flags downloaded.", " 12 not found.", "  0 errors."]
     assert lines[8].startswith("Elapsed time: ") and lines[8].endswith("s")
     assert len(gif_files(tmp_path)) == 16
+
+
+def test_the_download_runs_with_fewer_collections_and_the_setting_is_restored(
+    server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flags_async import _run
+    from flags_async._cli import GC_THRESHOLD
+
+    seen: list[int] = []
+    real = _run.download
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(gc.get_threshold()[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_run, "download", spy)
+    before = gc.get_threshold()
+    assert main(["download", "-q", "-s", server_url, "-d", str(tmp_path), "BR"]) == 0
+    assert seen == [GC_THRESHOLD]
+    assert gc.get_threshold() == before
 
 
 def test_sequential_mode_says_one_connection(
