@@ -48,7 +48,9 @@ class DiskThread:
                 except BaseException as exc:  # the hand-off itself failed, or we were cancelled
                     for _, future in batch:
                         _settle(future, exc, failed=True)
-                    raise
+                    if not isinstance(exc, Exception):
+                        raise  # cancellation, KeyboardInterrupt: this task ends too
+                    continue  # each caller has the error; nobody awaits this task for it
                 for (_, future), (failed, value) in zip(batch, outcomes, strict=True):
                     _settle(future, value, failed)
         finally:

@@ -110,3 +110,41 @@ def test_a_caller_cancelled_mid_batch_does_not_disturb_the_others() -> None:
         return await asyncio.wait_for(kept, 5)
 
     assert asyncio.run(main()) == "kept"
+
+
+def test_callers_are_cancelled_not_left_waiting_when_the_hand_off_is_cancelled() -> None:
+    started, release = threading.Event(), threading.Event()
+
+    def slow() -> str:
+        started.set()
+        release.wait(5)
+        return "late"
+
+    async def main() -> None:
+        disk = DiskThread()
+        caller = asyncio.create_task(disk.run(slow))
+        await asyncio.to_thread(started.wait, 5)
+        assert disk._flusher is not None
+        disk._flusher.cancel()  # as asyncio.run does to every task when the run is interrupted
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(caller, 5)
+        release.set()
+
+    asyncio.run(main())
+
+
+def test_a_failed_hand_off_reaches_every_caller_of_the_batch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def broken(*args: object) -> None:
+        raise RuntimeError("cannot schedule new futures after shutdown")
+
+    monkeypatch.setattr(_diskthread.asyncio, "to_thread", broken)
+
+    async def main() -> list[object]:
+        disk = DiskThread()
+        return await asyncio.wait_for(
+            asyncio.gather(disk.run(str, 1), disk.run(str, 2), return_exceptions=True), 5)
+
+    outcomes = asyncio.run(main())
+    assert [type(o) for o in outcomes] == [RuntimeError, RuntimeError]
