@@ -30,7 +30,6 @@ _TRANSLATIONS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...
     (errors.ConnectionTimeoutError, httpx.ConnectTimeout),  # also: no pool slot in time
     (errors.SocketTimeoutError, httpx.ReadTimeout),
     (TimeoutError, httpx.ReadTimeout),
-    (errors.ServerDisconnectedError, httpx.RemoteProtocolError),
     (errors.ClientPayloadError, httpx.ReadError),  # a body cut short: "truncated"
     (errors.ClientOSError, httpx.ReadError),  # a reset on an open connection
     (errors.ClientConnectionError, httpx.ReadError),
@@ -42,11 +41,11 @@ _TRANSLATIONS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...
 
 def translate(exc: BaseException) -> httpx.TransportError:
     """The httpx exception an aiohttp failure stands for, keeping aiohttp's message."""
+    if isinstance(exc, errors.ServerDisconnectedError):
+        # httpcore's words for the same event, so every mode reports it alike
+        return httpx.RemoteProtocolError("Server disconnected without sending a response.")
     for aiohttp_type, httpx_type in _TRANSLATIONS:
         if isinstance(exc, aiohttp_type):
-            if isinstance(exc, errors.ServerDisconnectedError):
-                # httpcore's words for the same event, so every mode reports it alike
-                return httpx_type("Server disconnected without sending a response.")
             return httpx_type(str(exc) or type(exc).__name__)
     return httpx.TransportError(str(exc) or type(exc).__name__)
 

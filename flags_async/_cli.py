@@ -431,8 +431,8 @@ def fewer_collections() -> Iterator[None]:
 
     Every request leaves a few dozen objects that httpx and aiohttp link in cycles (a response
     and its stream point at each other), so only the collector frees them. At the default
-    threshold it ran about 75 times in an async run of 676 codes, re-walking the hundreds of
-    live tasks each time: 20 to 40 ms of a 0.3 s run (measured with `gc.callbacks`). A command
+    threshold it ran 75 to 140 times in an async run of 676 codes, re-walking the hundreds of
+    live tasks each time: 20 to 50 ms of a 0.3 s run (measured with `gc.callbacks`). A command
     is short-lived and its garbage is bounded by the codes, so collecting every 50,000
     allocations costs no memory that shows (peak RSS unchanged at `-m 1000`). mypy tunes its
     collector the same way, for the same reason.
