@@ -140,10 +140,13 @@ async def supervisor(cc_list: list[str], options: Options, on_result: OnResult) 
     semaphore = asyncio.Semaphore(options.max_req)
     disk = DiskThread()
     results = []
-    async with async_client(options) as client:
-        to_do = [download_one(client, cc, options, semaphore, disk) for cc in cc_list]
-        for coro in asyncio.as_completed(to_do):
-            result = await coro
+    # The task group closes before the client: on Ctrl-C (or any error) it cancels and awaits
+    # every download, so none goes on, or fails unseen, against a closed client.
+    async with async_client(options) as client, asyncio.TaskGroup() as group:
+        to_do = [group.create_task(download_one(client, cc, options, semaphore, disk))
+                 for cc in cc_list]
+        for next_done in asyncio.as_completed(to_do):
+            result = await next_done
             on_result(result)
             results.append(result)
     return results

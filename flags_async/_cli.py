@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -103,8 +104,17 @@ def _fail(message: str, code: int = EXIT_ERRORS) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    """Do what Ctrl-C would do now.
+
+    Inside `asyncio.run` that is its SIGINT handler, which cancels the main task, so the
+    downloads are cancelled in order. A `KeyboardInterrupt` raised here instead could land
+    inside any task, one the supervisor is about to cancel.
+    """
+    on_ctrl_c = signal.getsignal(signal.SIGINT)
+    if not callable(on_ctrl_c):  # SIGINT ignored (a background job) or unset
+        raise KeyboardInterrupt
+    on_ctrl_c(signal.SIGINT, frame)
 
 
 @contextlib.contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import os
@@ -276,6 +277,32 @@ def test_ctrl_c_prints_the_partial_report_exits_130_and_leaves_no_partial_file(
     assert f"{len(saved):3} flags downloaded." in out
     done = int(out.split("Interrupted: ")[1].split(" of 676")[0])
     assert len(saved) <= done < 676
+
+
+def test_sigterm_inside_asyncio_run_cancels_the_main_task_as_ctrl_c_does() -> None:
+    from flags_async._cli import _sigterm_as_interrupt
+
+    seen: list[str] = []
+
+    async def main() -> None:
+        try:
+            signal.raise_signal(signal.SIGTERM)
+            await asyncio.sleep(5)
+        except BaseException as exc:
+            seen.append(type(exc).__name__)
+            raise
+
+    with _sigterm_as_interrupt(), pytest.raises(KeyboardInterrupt):  # as asyncio.run ends
+        asyncio.run(main())
+    assert seen == ["CancelledError"]  # not a KeyboardInterrupt raised wherever the task was
+
+
+def test_sigterm_outside_asyncio_run_is_a_keyboard_interrupt() -> None:
+    from flags_async._cli import _sigterm_as_interrupt
+
+    with _sigterm_as_interrupt(), pytest.raises(KeyboardInterrupt):
+        signal.raise_signal(signal.SIGTERM)
+        time.sleep(5)
 
 
 def test_sigterm_prints_json_of_what_completed_and_exits_130(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -97,6 +99,36 @@ def test_an_interrupt_reports_what_completed_and_leaves_only_whole_files(
     assert report.as_dict()["interrupted"] is True
     assert leftovers(tmp_path) == []
     assert all(f.read_bytes().startswith(b"GIF89a") for f in gif_files(tmp_path))
+
+
+@pytest.mark.parametrize("transport", list(TransportName))
+def test_a_cancelled_async_download_ends_every_task_before_the_client_closes(
+    make_server: MakeServer, transport: TransportName, tmp_path: Path
+) -> None:
+    """Ctrl-C cancels the supervisor: no download may go on, or fail, against a closed client."""
+    from flags_async._async import supervisor
+
+    async def main() -> tuple[set[asyncio.Task[object]], list[dict[str, object]]]:
+        errors: list[dict[str, object]] = []
+        asyncio.get_running_loop().set_exception_handler(lambda _, context: errors.append(context))
+        first = asyncio.Event()
+        options = Options(base_url=url, dest=tmp_path, max_req=5, transport=transport)
+        task = asyncio.create_task(
+            supervisor(select_codes(all_cc=True), options, lambda _: first.set()))
+        await first.wait()  # saved one flag; most codes queue at the semaphore
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        left = asyncio.all_tasks() - {asyncio.current_task()}
+        await asyncio.sleep(0.5)  # time for a leftover task to fail against the closed client
+        gc.collect()  # a failed task nobody awaited is reported when it is collected
+        return left, errors
+
+    with make_server(Faults(delay=(0.05, 0.2))) as url:
+        left, errors = asyncio.run(main())
+    assert left == set()
+    assert errors == []
+    assert leftovers(tmp_path) == []
 
 
 @pytest.mark.parametrize("mode", list(Mode))
