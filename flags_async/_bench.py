@@ -3,6 +3,13 @@
 Each scenario starts its own bundled server in a child process (so the server never shares the
 client's interpreter or event loop), then runs every variant `runs` times, alternating
 variants so that drift in a noisy machine hits them all alike, each run into a fresh folder.
+
+The folders are deleted when the scenario ends, not after each run. Deleting a run's files
+makes the next run's files dearer to create on some file systems, and the bench deletes
+thousands: on this project's VMs (ext4 without a journal, where a new inode skips the recently
+freed ones) every mode ran 8 to 10% faster with the clean-up at the end, and `/tmp` was left
+quiet (194 saves in 9 to 13 ms afterwards, against 69 to 84 ms after a bench that cleaned up
+after each run). The ratios between modes did not change.
 """
 
 from __future__ import annotations
@@ -152,16 +159,17 @@ def bench_scenario(
     """Run `variants` over `codes` against the scenario's server; return runs and summary."""
     estimate = scenario.mean_delay > 0 and "sequential" in variants and not run_sequential
     measured = [v for v in variants if not (estimate and v == "sequential")]
-    with _server_for(scenario, server_url) as url:
+    # The runs' folders go when the scenario ends, so no run pays for another's clean-up.
+    with (_server_for(scenario, server_url) as url,
+          tempfile.TemporaryDirectory(prefix="flags-bench-") as root):
         result = ScenarioResult(scenario.name, url, codes, max_req)
         for number in range(1, runs + 1):
             for name in measured:
                 variant = VARIANTS[name]
-                with tempfile.TemporaryDirectory(prefix="flags-bench-") as folder:
-                    options = Options(base_url=url, dest=Path(folder), max_req=max_req,
-                                      timeout=timeout, retries=retries,
-                                      transport=variant.transport)
-                    report = download(codes, options, variant.mode)
+                options = Options(base_url=url, dest=Path(root, f"{name}-{number}"),
+                                  max_req=max_req, timeout=timeout, retries=retries,
+                                  transport=variant.transport)
+                report = download(codes, options, variant.mode)
                 run = Run(scenario.name, name, number, report.elapsed_s, len(codes),
                           report.ok, report.not_found, report.errors)
                 result.runs.append(run)

@@ -20,6 +20,7 @@ from flags_async._bench import (
     with_speedups,
 )
 from flags_async._cli import main
+from flags_async._models import Mode, Options, Report
 
 
 def _run(variant: str, n: int, seconds: float, ok: int = 1) -> Run:
@@ -44,6 +45,29 @@ def test_speedups_are_against_sequential() -> None:
 def test_sequential_on_a_slow_server_is_estimated_from_the_mean_delay() -> None:
     estimate = estimate_sequential(194, 2.75)
     assert estimate.estimated and estimate.median_s == pytest.approx(533.5)
+
+
+def test_each_run_gets_a_fresh_folder_and_all_go_when_the_scenario_ends(
+    server_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No run's clean-up falls inside the next run's timing."""
+    import flags_async._bench as bench
+
+    folders: list[Path] = []
+    real = bench.download
+
+    def recording(codes: list[str], options: Options, mode: Mode) -> Report:
+        assert not options.dest.exists()  # fresh
+        assert all((f / "br.gif").is_file() for f in folders)  # the earlier runs' files stay
+        folders.append(options.dest)
+        return real(codes, options, mode)
+
+    monkeypatch.setattr(bench, "download", recording)
+    bench_scenario(SCENARIOS["fast"], ["sequential", "async"], ["BR"], max_req=1, runs=2,
+                   server_url=server_url)
+    assert len(set(folders)) == 4
+    assert len({f.parent for f in folders}) == 1
+    assert not folders[0].parent.exists()  # all removed at the end
 
 
 def test_bench_scenario_alternates_variants_and_counts_every_run(server_url: str) -> None:
