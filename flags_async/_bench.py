@@ -7,9 +7,10 @@ variants so that drift in a noisy machine hits them all alike, each run into a f
 The folders are deleted when the scenario ends, not after each run. Deleting a run's files
 makes the next run's files dearer to create on some file systems, and the bench deletes
 thousands: on this project's VMs (ext4 without a journal, where a new inode skips the recently
-freed ones) every mode ran 8 to 10% faster with the clean-up at the end, and `/tmp` was left
-quiet (194 saves in 9 to 13 ms afterwards, against 69 to 84 ms after a bench that cleaned up
-after each run). The ratios between modes did not change.
+freed ones) sequential and async ran 5 to 10% faster with the clean-up at the end (two
+benches of 15 runs each way), and `/tmp` was left quiet (194 saves in 9 to 13 ms afterwards,
+against 69 to 84 ms after a bench that cleaned up after each run). The ratios between modes did
+not change.
 """
 
 from __future__ import annotations

@@ -108,8 +108,8 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     """Do what Ctrl-C would do now.
 
     Inside `asyncio.run` that is its SIGINT handler, which cancels the main task, so the
-    downloads are cancelled in order. A `KeyboardInterrupt` raised here instead could land
-    inside any task, one the supervisor is about to cancel.
+    supervisor cancels the downloads in order. A `KeyboardInterrupt` raised here instead would
+    land inside whichever task happens to be running, outside the supervisor's control.
     """
     on_ctrl_c = signal.getsignal(signal.SIGINT)
     if not callable(on_ctrl_c):  # SIGINT ignored (a background job) or unset
