@@ -24,7 +24,9 @@ class DiskThread:
     """Runs blocking calls off the event loop, in order, batching the ones that pile up.
 
     Uses the loop's default executor (`asyncio.to_thread`), so `asyncio.run` waits for the last
-    batch when the loop ends: a file is never left half-written by an interrupted run.
+    batch when the loop ends: a file is never left half-written by an interrupted run. A call
+    whose caller was cancelled (Ctrl-C) before the worker reached it is skipped, so an
+    interrupted run does not go on writing flags that its report will not count.
     """
 
     def __init__(self) -> None:
@@ -42,9 +44,12 @@ class DiskThread:
     async def _flush(self) -> None:
         try:
             while self._pending:
-                batch, self._pending = self._pending, []
+                batch = [(call, future) for call, future in self._pending if not future.done()]
+                self._pending = []
+                if not batch:  # every caller has gone
+                    continue
                 try:
-                    outcomes = await asyncio.to_thread(_call_all, [call for call, _ in batch])
+                    outcomes = await asyncio.to_thread(_call_all, batch)
                 except BaseException as exc:  # the hand-off itself failed, or we were cancelled
                     for _, future in batch:
                         _settle(future, exc, failed=True)
@@ -57,10 +62,18 @@ class DiskThread:
             self._flusher = None
 
 
-def _call_all(calls: list[_Call]) -> list[tuple[bool, Any]]:
-    """Runs in the worker: every call, each one's exception kept for its own caller."""
+def _call_all(batch: list[tuple[_Call, asyncio.Future[Any]]]) -> list[tuple[bool, Any]]:
+    """Runs in the worker: every call whose caller still waits, each one's exception kept for
+    its own caller.
+
+    `future.cancelled()` is read from this thread: a single read of the future's state, which
+    only the event loop's thread changes; at worst a call cancelled during that read runs.
+    """
     outcomes: list[tuple[bool, Any]] = []
-    for call in calls:
+    for call, future in batch:
+        if future.cancelled():  # its caller has gone: start no work it will not see
+            outcomes.append((True, asyncio.CancelledError()))
+            continue
         try:
             outcomes.append((False, call()))
         except Exception as exc:

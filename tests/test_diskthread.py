@@ -148,3 +148,32 @@ def test_a_failed_hand_off_reaches_every_caller_of_the_batch(
 
     outcomes = asyncio.run(main())
     assert [type(o) for o in outcomes] == [RuntimeError, RuntimeError]
+
+
+def test_a_call_whose_caller_was_cancelled_before_it_started_never_runs() -> None:
+    """Ctrl-C: a save not yet begun must not write a file the report will not count."""
+    started, release = threading.Event(), threading.Event()
+    ran: list[str] = []
+
+    def slow() -> None:
+        started.set()
+        release.wait(5)
+
+    async def main() -> None:
+        disk = DiskThread()
+        first = asyncio.create_task(disk.run(slow))
+        same_batch = asyncio.create_task(disk.run(ran.append, "same batch"))
+        await asyncio.to_thread(started.wait, 5)  # the worker holds both, and runs `slow`
+        next_batch = asyncio.create_task(disk.run(ran.append, "next batch"))
+        await asyncio.sleep(0)  # queued behind the running batch
+        same_batch.cancel()
+        next_batch.cancel()
+        release.set()
+        await asyncio.wait_for(first, 5)
+        for task in (same_batch, next_batch):
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        await asyncio.wait_for(disk.run(ran.append, "live"), 5)  # the worker carries on
+
+    asyncio.run(main())
+    assert ran == ["live"]
