@@ -139,17 +139,34 @@ async def supervisor(cc_list: list[str], options: Options, on_result: OnResult) 
     loop.set_default_executor(ThreadPoolExecutor(1, thread_name_prefix="flags-disk"))
     semaphore = asyncio.Semaphore(options.max_req)
     disk = DiskThread()
-    results = []
-    # The task group closes before the client: on Ctrl-C (or any error) it cancels and awaits
-    # every download, so none goes on, or fails unseen, against a closed client.
-    async with async_client(options) as client, asyncio.TaskGroup() as group:
-        to_do = [group.create_task(download_one(client, cc, options, semaphore, disk))
-                 for cc in cc_list]
-        for next_done in asyncio.as_completed(to_do):
-            result = await next_done
-            on_result(result)
+    results: list[Result] = []
+    to_do: list[asyncio.Task[Result]] = []
+    try:
+        # The task group closes before the client: on Ctrl-C (or any error) it cancels and
+        # awaits every download, so none goes on, or fails unseen, against a closed client.
+        async with async_client(options) as client, asyncio.TaskGroup() as group:
+            to_do = [group.create_task(download_one(client, cc, options, semaphore, disk))
+                     for cc in cc_list]
+            for next_done in asyncio.as_completed(to_do):
+                result = await next_done
+                results.append(result)
+                on_result(result)
+    finally:
+        # On Ctrl-C a download whose file was being written finishes anyway (see DiskThread),
+        # after the loop above has stopped: count it, so the report matches the disk.
+        for result in finished_late(to_do, results):
             results.append(result)
+            on_result(result)
     return results
+
+
+def finished_late(tasks: list[asyncio.Task[Result]], reported: list[Result]) -> list[Result]:
+    """The results of tasks that completed but were not reported (matched by identity: a task's
+    result is the very object the loop reported, and the same code may be asked for twice)."""
+    seen = {id(result) for result in reported}
+    return [task.result() for task in tasks
+            if task.done() and not task.cancelled() and task.exception() is None
+            and id(task.result()) not in seen]
 
 
 def download_many(cc_list: list[str], options: Options, on_result: OnResult) -> list[Result]:

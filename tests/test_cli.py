@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -245,6 +245,21 @@ def test_the_embedded_server_serves_and_exits_with_its_parent(tmp_path: Path) ->
         httpx.get(f"{url}/br/br.gif")
 
 
+@pytest.fixture
+def ctrl_c_enabled() -> Iterator[None]:
+    """Ctrl-C raises KeyboardInterrupt here, and child processes start with it enabled.
+
+    A shell starts background jobs with SIGINT ignored, and Python keeps an inherited ignore
+    (so then does `asyncio.run`, by design). Tests of Ctrl-C must not depend on how their
+    runner was started: a Python handler here is reset to the default in every child.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _cli(*args: str, **kwargs: object) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "flags_async", *args], text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)  # type: ignore[call-overload]
@@ -260,7 +275,7 @@ def test_python_m_runs_the_default_embedded_server(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_prints_the_partial_report_exits_130_and_leaves_no_partial_file(
-    make_server: MakeServer, tmp_path: Path
+    make_server: MakeServer, tmp_path: Path, ctrl_c_enabled: None
 ) -> None:
     with make_server(Faults(delay=(0.2, 3.0))) as url:
         child = _cli("download", "-e", "-s", url, "-d", str(tmp_path))
@@ -279,7 +294,9 @@ def test_ctrl_c_prints_the_partial_report_exits_130_and_leaves_no_partial_file(
     assert len(saved) <= done < 676
 
 
-def test_sigterm_inside_asyncio_run_cancels_the_main_task_as_ctrl_c_does() -> None:
+def test_sigterm_inside_asyncio_run_cancels_the_main_task_as_ctrl_c_does(
+    ctrl_c_enabled: None,
+) -> None:
     from flags_async._cli import _sigterm_as_interrupt
 
     seen: list[str] = []
@@ -306,7 +323,7 @@ def test_sigterm_outside_asyncio_run_is_a_keyboard_interrupt() -> None:
 
 
 def test_sigterm_prints_json_of_what_completed_and_exits_130(
-    make_server: MakeServer, tmp_path: Path
+    make_server: MakeServer, tmp_path: Path, ctrl_c_enabled: None
 ) -> None:
     with make_server(Faults(delay=(0.2, 3.0))) as url:
         child = _cli("download", "-e", "-s", url, "-d", str(tmp_path), "--json", "-v")
