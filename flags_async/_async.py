@@ -6,7 +6,6 @@ Squint and the `await`s disappear: `download_one` reads like the sequential one.
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 from tenacity import AsyncRetrying
@@ -14,7 +13,7 @@ from tenacity import AsyncRetrying
 # aiohttp is heavy to import: load it with the strategy, so start-up is not timed as download.
 from . import _aiohttp  # noqa: F401
 from ._clients import async_client
-from ._diskthread import DiskThread
+from ._diskprocess import DiskProcess
 from ._fetching import (
     MAX_ERROR_BODY,
     FetchFailure,
@@ -31,7 +30,6 @@ from ._fetching import (
     translated_errors,
 )
 from ._models import OnResult, Options, Result
-from ._saving import kept_flag, save_result
 
 
 async def get(client: httpx.AsyncClient, url: str, options: Options) -> bytes:
@@ -117,34 +115,29 @@ async def get_country_stem(
 
 async def download_one(
     client: httpx.AsyncClient, cc: str, options: Options, semaphore: asyncio.Semaphore,
-    disk: DiskThread,
+    disk: DiskProcess,
 ) -> Result:
-    if options.skip_existing and not options.names:
-        kept = await disk.run(kept_flag, cc, None, options)  # reads the disk
-        if kept:
-            return kept
+    if options.skip_existing and not options.names and (kept := await disk.kept(cc)):
+        return kept
     try:
         image, attempts = await get_flag(client, cc, options, semaphore)
     except FetchFailure as exc:
         return failure_result(cc, exc)
     stem = await get_country_stem(client, cc, options, semaphore) if options.names else None
-    # Writing a file blocks; the disk thread keeps the event loop free for the network.
-    return await disk.run(save_result, cc, image, attempts, stem, options)
+    # Writing a file blocks; the disk process does it, and the event loop goes on with the network.
+    return await disk.save(cc, image, attempts, stem)
 
 
 async def supervisor(cc_list: list[str], options: Options, on_result: OnResult) -> list[Result]:
-    # One thread does all the disk work (the default executor, which `DiskThread` uses): more
-    # would only queue for the GIL beside the event loop. `asyncio.run` shuts it down at the end.
-    loop = asyncio.get_running_loop()
-    loop.set_default_executor(ThreadPoolExecutor(1, thread_name_prefix="flags-disk"))
     semaphore = asyncio.Semaphore(options.max_req)
-    disk = DiskThread()
     results: list[Result] = []
     to_do: list[asyncio.Task[Result]] = []
     try:
-        # The task group closes before the client: on Ctrl-C (or any error) it cancels and
-        # awaits every download, so none goes on, or fails unseen, against a closed client.
-        async with async_client(options) as client, asyncio.TaskGroup() as group:
+        # The task group closes first: on Ctrl-C (or any error) it cancels and awaits every
+        # download, so none goes on, or fails unseen, against a closed client. The disk process
+        # closes last, when every save handed to it is done.
+        async with (DiskProcess(options) as disk, async_client(options) as client,
+                    asyncio.TaskGroup() as group):
             to_do = [group.create_task(download_one(client, cc, options, semaphore, disk))
                      for cc in cc_list]
             for next_done in asyncio.as_completed(to_do):
@@ -152,7 +145,7 @@ async def supervisor(cc_list: list[str], options: Options, on_result: OnResult) 
                 results.append(result)
                 on_result(result)
     finally:
-        # On Ctrl-C a download whose file was being written finishes anyway (see DiskThread),
+        # On Ctrl-C a download whose file was handed over finishes anyway (see DiskProcess),
         # after the loop above has stopped: count it, so the report matches the disk.
         for result in finished_late(to_do, results):
             results.append(result)

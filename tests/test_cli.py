@@ -294,6 +294,26 @@ def test_ctrl_c_prints_the_partial_report_exits_130_and_leaves_no_partial_file(
     assert len(saved) <= done < 676
 
 
+def test_ctrl_c_at_a_terminal_reaches_the_process_group_and_the_report_matches_the_disk(
+    make_server: MakeServer, tmp_path: Path, ctrl_c_enabled: None
+) -> None:
+    """A terminal sends Ctrl-C to every process of the foreground group: the disk process must
+    not die mid-save, and the report must count exactly the files written."""
+    with make_server(Faults(delay=(0.0, 1.0))) as url:
+        child = _cli("download", "-e", "-m", "20", "-s", url, "-d", str(tmp_path),
+                     start_new_session=True)  # its own group, as a shell gives a job
+        assert child.stdout is not None
+        assert child.stdout.readline().startswith("URL site:")
+        time.sleep(1.5)  # flags are being saved
+        os.killpg(child.pid, signal.SIGINT)
+        out, err = child.communicate(timeout=20)
+    assert child.returncode == 130, err
+    assert "Traceback" not in err and "cannot save" not in out + err
+    saved = gif_files(tmp_path)
+    assert saved and leftovers(tmp_path) == []
+    assert f"{len(saved):3} flags downloaded." in out
+
+
 def test_sigterm_inside_asyncio_run_cancels_the_main_task_as_ctrl_c_does(
     ctrl_c_enabled: None,
 ) -> None:
