@@ -2,7 +2,8 @@
 
 `_diskprocess.DiskProcess` starts it as `python -P -m flags_async._diskworker`. It does the same
 `save_result` and `kept_flag` as the other modes, in order, one answer per request. It imports
-nothing heavy, so it is ready (about 30 ms) before the first flag has arrived.
+nothing heavy (not even asyncio), so it is ready in about 40 ms, about when the first flag
+arrives.
 
 The wire format is a frame per message: a 4-byte length, then a pickle. The pipes are private
 to the parent and this child, both this package, so pickle reads nothing untrusted here, and
