@@ -124,9 +124,7 @@ class DiskProcess:
             try:
                 return await asyncio.shield(answer)
             except asyncio.CancelledError:
-                if answer.cancelled():
-                    raise
-                _current_task().uncancel()
+                _current_task().uncancel()  # the answer always comes: see _read_answers
 
     def _write(self, message: object) -> None:
         """Queue a frame for the process; the pipe takes it as fast as the process reads."""

@@ -141,6 +141,29 @@ def test_ctrl_c_neither_reaches_the_worker_from_a_terminal_nor_stops_its_save(
     assert result.status is Status.OK and gif_files(tmp_path) == [tmp_path / "br.gif"]
 
 
+def test_callers_get_an_answer_not_a_hang_when_the_reader_is_cancelled(
+    tmp_path: Path, marks: Path
+) -> None:
+    """As `asyncio.run` cancels every task left when a run is torn down: a caller still waiting
+    is answered (an error result), and the process is told to finish."""
+
+    async def main() -> tuple[Result, int]:
+        disk = DiskProcess(Options("http://x", dest=tmp_path))
+        await disk.__aenter__()
+        assert disk._process is not None and disk._reader is not None
+        saving = asyncio.create_task(disk.save("BR", GIF, 1, None))
+        await wait_for_file(marks / "saving")
+        disk._reader.cancel()
+        result = await asyncio.wait_for(saving, 10)
+        (marks / "release").touch()
+        return result, await asyncio.wait_for(disk._process.wait(), 10)
+
+    result, code = asyncio.run(main())
+    assert result.status is Status.ERROR
+    assert result.error == "cannot save: the disk process was abandoned"
+    assert code == 0  # its input was closed, so it finished the save and left
+
+
 def test_leaving_the_block_waits_for_every_save_and_for_the_worker_to_exit(
     tmp_path: Path, marks: Path
 ) -> None:
