@@ -297,8 +297,8 @@ def test_ctrl_c_prints_the_partial_report_exits_130_and_leaves_no_partial_file(
 def test_ctrl_c_at_a_terminal_reaches_the_process_group_and_the_report_matches_the_disk(
     make_server: MakeServer, tmp_path: Path, ctrl_c_enabled: None
 ) -> None:
-    """A terminal sends Ctrl-C to every process of the foreground group: the disk process must
-    not die mid-save, and the report must count exactly the files written."""
+    """A terminal sends Ctrl-C to every process of the foreground group (the disk process keeps
+    out of it): the run still ends as Ctrl-C should, and no save is lost or miscounted."""
     with make_server(Faults(delay=(0.0, 1.0))) as url:
         child = _cli("download", "-e", "-m", "20", "-s", url, "-d", str(tmp_path),
                      start_new_session=True)  # its own group, as a shell gives a job

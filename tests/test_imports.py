@@ -55,7 +55,7 @@ def test_sync_modes_never_load_aiohttp() -> None:
     assert done.stdout.strip() == "False True"
 
 
-def test_the_disk_process_loads_no_heavy_library_so_it_is_ready_before_the_first_flag() -> None:
+def test_the_disk_process_loads_no_heavy_library_nor_asyncio() -> None:
     code = ("import sys, flags_async._diskworker; "
             f"print([m for m in {(*HEAVY, 'asyncio')!r} if m in sys.modules])")
     done = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True,
