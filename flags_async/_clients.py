@@ -160,7 +160,8 @@ def async_client(options: Options) -> httpx.AsyncClient:
     """The async client. It has no timeouts of its own: each attempt runs under one deadline
     (`asyncio.timeout` in `_async.get`) that covers connect, headers and body together.
     httpx's per-phase timeouts of the same length could never fire first, and aiohttp re-arms
-    a timer for each read under them (without them, runs against nginx took 2 to 7% less)."""
+    a timer for each read under them (without them, async runs against nginx took 4% less:
+    0.175 s against 0.183 s, medians of 60 shuffled runs)."""
     return AsyncClient(
         transport=async_transport(options),
         timeout=None,
