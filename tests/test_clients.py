@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import httpx
 import pytest
 
-from flags_async._clients import AsyncClient, Client
+from flags_async._clients import AsyncClient, Client, _LetGoAsync, _LetGoSync
 
 BASE = "http://flags.test"
 
@@ -138,3 +138,20 @@ def test_a_body_that_fails_to_read_closes_the_response(
     with pytest.raises(httpx.ReadError):
         get("/broken")
     assert Broken.closed
+
+
+def test_a_released_stream_refuses_to_be_read_again() -> None:
+    sync_stream = _LetGoSync(Body())
+    assert list(sync_stream) == [b"GIF89a", b";"]
+    sync_stream.close()
+    with pytest.raises(httpx.StreamClosed):
+        iter(sync_stream)
+
+    async def read_after_close() -> None:
+        async_stream = _LetGoAsync(Body())
+        assert [chunk async for chunk in async_stream] == [b"GIF89a", b";"]
+        await async_stream.aclose()
+        with pytest.raises(httpx.StreamClosed):
+            async_stream.__aiter__()
+
+    asyncio.run(read_after_close())
