@@ -11,7 +11,7 @@ are a fifth of a run's CPU in every mode (measured against nginx, 676 codes):
   pydantic/httpx2#1107 does.
 - A reference cycle: httpx's stream wrapper points back at its response, so a finished
   response and everything it holds (the request, headers, aiohttp's objects: about 45 objects)
-  waits for the cycle collector, which then runs every second run and takes 20 ms each time.
+  waits for the cycle collector, which then ran about every other run, 21 ms each time.
   The clients drop the wrapper once the response is closed (`_LetGoAsync`, `_LetGoSync`), so
   reference counting frees it at once, as encode/httpx#3733 and pydantic/httpx2#948 do inside
   httpx.
