@@ -229,6 +229,8 @@ def download(
                 report = run_download(cc_list, options, mode, on_result)
     except ServerError as exc:
         _fail(str(exc))
+    except FileExistsError as exc:  # all that mkdir(exist_ok=True) says when `-d` is a file
+        _fail(f"not a folder: {exc.filename}")
     except OSError as exc:
         _fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
     except Interrupted as stop:
@@ -316,6 +318,8 @@ def bench(
         raise typer.BadParameter(str(exc)) from None
     except ServerError as exc:
         raise typer.BadParameter(str(exc), param_hint="'-s' / '--server'") from None
+    if plot_path is not None:
+        check_chart(plot_path)
     names = list(SCENARIOS) if scenario is ScenarioName.ALL else [scenario.value]
 
     def report_run(run: Run) -> None:
@@ -343,12 +347,25 @@ def bench(
     if json_out:
         typer.echo(json.dumps({"scenarios": [r.as_dict() for r in results]}))
     if plot_path is not None:
+        from ._plot import plot
+
         try:
-            from ._plot import plot
-        except ImportError:
-            _fail("--plot needs matplotlib: pip install matplotlib (make install does)")
-        plot(results, plot_path)
+            plot(results, plot_path)
+        except OSError as exc:  # the results are printed above: only the chart is lost
+            _fail(f"cannot write the chart {str(plot_path)!r}: {exc.strerror or exc}")
         typer.echo(f"Chart written to {plot_path}", err=True)
+
+
+def check_chart(path: Path) -> None:
+    """Fail before the bench, not after it, if `--plot` cannot draw or write its chart."""
+    try:
+        from ._plot import check_chart_path
+    except ImportError:
+        _fail("--plot needs matplotlib: pip install matplotlib (make install does)")
+    try:
+        check_chart_path(path)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--plot'") from None
 
 
 @app.command()

@@ -5,15 +5,35 @@ matplotlib is imported here only, and this module only when `--plot` is given.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 from ._bench import ScenarioResult
+from ._saving import write_atomically
 
 COLOURS = {"sequential": "#9e9e9e", "threads": "#f0a030", "async": "#2e7d32",
            "async-httpx": "#6a9fd8"}
 
 
+def check_chart_path(path: Path) -> None:
+    """Raise ValueError, saying why, if a chart could not be written to `path`.
+
+    Checked before the bench runs, so a typo costs a second, not the whole bench.
+    """
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    if path.is_dir():
+        raise ValueError(f"{str(path)!r} is a folder: give a file name, such as bench.png")
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if path.suffix.lower().lstrip(".") not in formats:
+        raise ValueError(f"cannot draw a chart as {path.name!r}: end the name with one of "
+                         f"{', '.join('.' + f for f in sorted(formats))}")
+    if not path.parent.is_dir():
+        raise ValueError(f"no folder {str(path.parent)!r} to write the chart into")
+
+
 def plot(results: list[ScenarioResult], path: Path) -> None:
+    """Draw the chart and write it to `path` whole, in the format its suffix names."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display needed
@@ -55,5 +75,7 @@ def plot(results: list[ScenarioResult], path: Path) -> None:
     ax.legend(loc="upper left", fontsize=8)
     ax.grid(axis="y", which="both", alpha=0.25)
     fig.tight_layout()
-    fig.savefig(path)
+    image = io.BytesIO()
+    fig.savefig(image, format=path.suffix.lower().lstrip("."))
     plt.close(fig)
+    write_atomically(path, image.getvalue())  # a full disk leaves no half-drawn chart

@@ -66,17 +66,23 @@ def safe_name(country: str) -> str | None:
 
 
 def save_flag(image: bytes, dest: Path, stem: str) -> Path:
-    """Write `image` as `dest/<stem>.gif` atomically: a temporary file renamed into place.
-
-    A crash, Ctrl-C or a full disk leaves either the old file or the whole new one, and no
-    temporary file behind. Plain `os` calls, because this runs in worker threads beside the
-    event loop: every extra Python step between system calls is another wait for the GIL.
-    """
+    """Write `image` as `dest/<stem>.gif`, atomically (see `write_atomically`)."""
     if not is_gif(image):
         raise ValueError("refusing to save a body that is not a GIF")
     path = dest / f"{stem}.gif"
+    write_atomically(path, image)
+    return path
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a temporary file renamed into place.
+
+    A crash, Ctrl-C or a full disk leaves either the old file or the whole new one, and no
+    temporary file behind. Plain `os` calls: this is on every mode's path, once per flag, and
+    in threaded mode each extra Python step between system calls is another wait for the GIL.
+    """
     while True:
-        tmp = dest / f".{stem}.{os.getpid()}-{next(_TMP_SEQ)}.part"
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}-{next(_TMP_SEQ)}.part")
         try:  # O_EXCL: never write into a file someone else owns; 0o666 minus the umask
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
             break
@@ -84,7 +90,7 @@ def save_flag(image: bytes, dest: Path, stem: str) -> Path:
             continue
     try:
         try:
-            view = memoryview(image)
+            view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
         finally:
@@ -94,7 +100,6 @@ def save_flag(image: bytes, dest: Path, stem: str) -> Path:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-    return path
 
 
 def save_result(cc: str, image: bytes, attempts: int, stem: str | None, options: Options) -> Result:

@@ -33,7 +33,11 @@ def resolve_server(value: str) -> tuple[str, str | None]:
         return EMBEDDED, None
     if label in SERVERS:
         return label, SERVERS[label]
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        _ = parts.port  # a port that is not a number from 0 to 65535 raises only when read
+    except ValueError as exc:  # e.g. "Invalid IPv6 URL", "Port out of range 0-65535"
+        raise ServerError(f"invalid server URL {value!r}: {exc}") from None
     if "://" not in value:
         raise ServerError(
             f"unknown server {value!r}: use one of {', '.join(LABELS)} or an http(s):// URL"

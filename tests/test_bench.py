@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -118,6 +120,45 @@ def test_the_default_bench_starts_its_own_server_per_scenario(
                  "--modes", "async"]) == 0
     out = capsys.readouterr().out
     assert "fast scenario: 3 codes (AD to AF)" in out and "server http://127.0.0.1:" in out
+
+
+@pytest.mark.parametrize(("chart", "why"), [
+    ("missing/bench.png", "no folder"),
+    (".", "is a folder"),
+    ("bench.txt", "cannot draw a chart as 'bench.txt'"),
+])
+def test_a_chart_that_cannot_be_drawn_is_refused_before_the_bench_runs(
+    chart: str, why: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    # Nothing listens on port 1: a bench that ran would fail to connect, with exit code 1.
+    assert main(["bench", "--scenario", "fast", "-s", "http://127.0.0.1:1/flags", "BR",
+                 "--plot", chart]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "'--plot'" in line and why in line
+    assert os.listdir(tmp_path) == []  # no chart, no folder made
+
+
+def test_a_chart_that_cannot_be_written_keeps_the_printed_results(
+    server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from flags_async import _plot
+
+    def disk_full(path: Path, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(_plot, "write_atomically", disk_full)
+    chart = tmp_path / "bench.png"
+    code = main(["bench", "--scenario", "fast", "-s", server_url, "--runs", "1", "BR",
+                 "--modes", "async", "--json", "--plot", str(chart)])
+    assert code == 1
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["scenarios"][0]["summary"][0]["ok"] == 1
+    assert captured.err.strip().splitlines()[-1] == (
+        f"flags-async: error: cannot write the chart '{chart}': No space left on device")
+    assert not chart.exists()
 
 
 @pytest.mark.parametrize("modes", ["fibers", "async,fibers", ","])

@@ -89,6 +89,22 @@ def test_labels_are_case_insensitive_and_urls_accepted() -> None:
         resolve_server("http:///flags")
 
 
+@pytest.mark.parametrize(("url", "why"), [
+    ("http://[::1/flags", "Invalid IPv6 URL"),
+    ("http://127.0.0.1:99999/flags", "Port out of range"),
+    ("http://127.0.0.1:http/flags", "Port could not be cast"),
+])
+def test_a_malformed_server_url_is_a_one_line_usage_error(
+    url: str, why: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(ServerError, match=f"invalid server URL .*{why}"):
+        resolve_server(url)
+    for command in ("download", "bench"):
+        assert main([command, "-s", url, "BR"]) == 2
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and "invalid server URL" in lines[0], lines
+
+
 def test_download_prints_the_books_report(
     server_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -182,14 +198,19 @@ def test_errors_exit_1_and_name_their_reason(
     assert gif_files(tmp_path) == []
 
 
+@pytest.mark.parametrize(("dest", "message"), [
+    ("file/sub", "Not a directory: {tmp}/file/sub"),
+    ("file", "not a folder: {tmp}/file"),
+])
 def test_an_unusable_dest_is_one_error_line(
-    server_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    dest: str, message: str, server_url: str, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    blocker = tmp_path / "file"
-    blocker.write_text("not a folder")
-    assert main(["download", "-s", server_url, "-d", str(blocker / "sub"), "BR"]) == 1
+    (tmp_path / "file").write_text("not a folder")
+    assert main(["download", "-s", server_url, "-d", str(tmp_path / dest), "BR"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("flags-async: error:")
+    assert err == ["flags-async: error: " + message.format(tmp=tmp_path)]
+    assert (tmp_path / "file").read_text() == "not a folder"
 
 
 def test_nothing_listening_stops_the_run_at_once_with_one_line(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import string
 from pathlib import Path
@@ -11,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from flags_async import Options, Status
-from flags_async._saving import is_gif, safe_name, save_flag, save_result
+from flags_async._saving import is_gif, safe_name, save_flag, save_result, write_atomically
 
 GIF = b"GIF89a" + b"\x00" * 100
 
@@ -47,6 +48,26 @@ def test_save_flag_replaces_an_existing_file_atomically(tmp_path: Path) -> None:
     (tmp_path / "br.gif").write_bytes(b"old")
     save_flag(GIF, tmp_path, "br")
     assert (tmp_path / "br.gif").read_bytes() == GIF
+
+
+def test_a_write_cut_short_keeps_the_old_file_and_leaves_no_temporary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chart = tmp_path / "bench.png"
+    chart.write_bytes(b"old chart")
+    real_write = os.write
+
+    def disk_full_after_a_little(fd: int, data: bytes) -> int:
+        if len(data) < 10:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data[:5])  # some bytes reach the temporary file first
+
+    monkeypatch.setattr(os, "write", disk_full_after_a_little)
+    with pytest.raises(OSError, match="No space left"):
+        write_atomically(chart, b"the whole new chart")
+    monkeypatch.undo()
+    assert chart.read_bytes() == b"old chart"
+    assert os.listdir(tmp_path) == ["bench.png"]
 
 
 def test_a_failed_write_is_an_error_result_and_leaves_nothing(tmp_path: Path) -> None:
