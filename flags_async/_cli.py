@@ -8,6 +8,7 @@ import gc
 import json
 import os
 import signal
+import socket
 import sys
 from collections.abc import Iterator
 from enum import StrEnum
@@ -436,7 +437,9 @@ def serve(
     port = chosen.port if port is None else port
     try:
         sock = listen(host, port)
-    except OSError as exc:
+    except socket.gaierror as exc:  # an unknown host: its errno is getaddrinfo's, not the OS's
+        _fail(f"cannot listen on {host}:{port}: {exc.strerror}")
+    except OSError as exc:  # its strerror repeats the address: the OS's words alone
         _fail(f"cannot listen on {host}:{port}: {os.strerror(exc.errno) if exc.errno else exc}")
 
     def announce(url: str) -> None:

@@ -156,9 +156,14 @@ async def _stream(request: web.Request, entry: Entry, data: bytes,
 
 
 def listen(host: str, port: int) -> socket.socket:
-    """Bind and listen before the event loop starts, so errors (port in use) come early."""
+    """Bind and listen before the event loop starts, so errors (port in use) come early.
+
+    The host is resolved first: `create_server` would report an unknown one as a bind error
+    with a negative errno, which `os.strerror` cannot name.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    return socket.create_server((host, port), family=family, backlog=BACKLOG)
+    address = socket.getaddrinfo(host, port, family=family, type=socket.SOCK_STREAM)[0][4]
+    return socket.create_server(address, family=family, backlog=BACKLOG)
 
 
 def base_url(sock: socket.socket) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import gc
 import json
 import os
@@ -247,7 +248,18 @@ def test_serve_reports_a_port_in_use_in_one_line(capsys: pytest.CaptureFixture[s
         port = busy.getsockname()[1]
         assert main(["serve", "--port", str(port)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and f"cannot listen on 127.0.0.1:{port}" in err[0]
+    assert err == [f"flags-async: error: cannot listen on 127.0.0.1:{port}: "
+                   f"{os.strerror(errno.EADDRINUSE)}"]
+
+
+def test_serve_reports_an_unknown_host_in_the_resolvers_words(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["serve", "--host", "flags.invalid", "--port", "0"]) == 1
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("flags-async: error: cannot listen on flags.invalid:0: ")
+    reason = line.rpartition(": ")[2]
+    assert reason and "Unknown error" not in reason
 
 
 def test_serve_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
