@@ -359,12 +359,12 @@ def bench(
 
 def check_chart(path: Path) -> None:
     """Fail before the bench, not after it, if `--plot` cannot draw or write its chart."""
-    try:
-        from ._plot import check_chart_path
-    except ImportError:
-        _fail("--plot needs matplotlib: pip install matplotlib (make install does)")
+    from ._plot import check_chart_path  # matplotlib itself is imported by the call
+
     try:
         check_chart_path(path)
+    except ImportError:
+        _fail("--plot needs matplotlib: pip install matplotlib (make install does)")
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="'--plot'") from None
 

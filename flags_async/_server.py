@@ -162,7 +162,8 @@ def listen(host: str, port: int) -> socket.socket:
     with a negative errno, which `os.strerror` cannot name.
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    address = socket.getaddrinfo(host, port, family=family, type=socket.SOCK_STREAM)[0][4]
+    address = socket.getaddrinfo(host or None, port, family=family, type=socket.SOCK_STREAM,
+                                 flags=socket.AI_PASSIVE)[0][4]  # AI_PASSIVE: "" is every address
     return socket.create_server(address, family=family, backlog=BACKLOG)
 
 

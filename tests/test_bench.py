@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -138,6 +139,18 @@ def test_a_chart_that_cannot_be_drawn_is_refused_before_the_bench_runs(
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert "'--plot'" in line and why in line
     assert os.listdir(tmp_path) == []  # no chart, no folder made
+
+
+def test_a_chart_without_matplotlib_is_one_line_before_the_bench_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    for name in ("matplotlib", "matplotlib.backend_bases"):
+        monkeypatch.setitem(sys.modules, name, None)  # `import` of it raises ImportError
+    assert main(["bench", "--scenario", "fast", "-s", "http://127.0.0.1:1/flags", "BR",
+                 "--plot", str(tmp_path / "bench.png")]) == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "flags-async: error: --plot needs matplotlib: pip install matplotlib "
+        "(make install does)"]
 
 
 def test_a_chart_that_cannot_be_written_keeps_the_printed_results(
