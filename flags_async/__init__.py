@@ -9,8 +9,8 @@ The public API is small: pick codes, describe the run, download.
 __version__ = "0.1.0"
 
 from ._codes import CodeError, country_codes, select_codes
-from ._models import Mode, Options, Report, Result, Status, TransportName
-from ._run import Interrupted, download, strategy
+from ._download import Interrupted, download, strategy
+from ._models import Mode, Options, Report, Result, ServerError, Status, TransportName
 
 __all__ = [
     "CodeError",
@@ -19,6 +19,7 @@ __all__ = [
     "Options",
     "Report",
     "Result",
+    "ServerError",
     "Status",
     "TransportName",
     "__version__",

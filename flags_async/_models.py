@@ -19,6 +19,11 @@ DEFAULT_RETRIES = 2
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 
 
+class ServerError(Exception):
+    """A server that cannot be used: a bad label or URL, one that cannot be reached, or an
+    embedded server that did not start."""
+
+
 class Status(StrEnum):
     """How one code ended. A 404 is an answer (`not_found`), not an error."""
 

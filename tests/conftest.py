@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import random
+import subprocess
 import sys
-import textwrap
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
-from flags_async import _diskprocess
-from flags_async._catalogue import Entry, build_catalogue
-from flags_async._server import Faults, listen, make_app, serve
+from flags_async.server._app import Faults, make_app
+from flags_async.server._catalogue import Entry, build_catalogue
+from flags_async.server._serve import listen, serve
 
 NO_FAULTS = Faults()
 
@@ -27,9 +27,11 @@ def catalogue() -> dict[str, Entry]:
 
 
 @contextmanager
-def running_server(catalogue: dict[str, Entry], faults: Faults = NO_FAULTS,
-                   seed: int = 0) -> Iterator[str]:
-    """Serve `make_app(faults)` on 127.0.0.1:<free port> until the block ends."""
+def serving(make: Callable[[], web.Application]) -> Iterator[str]:
+    """Serve the app `make()` builds on 127.0.0.1:<free port> until the block ends.
+
+    Yields the base URL once the server listens (an event, not a guess of how long it takes).
+    """
     sock = listen("127.0.0.1", 0)
     ready = threading.Event()
     urls: list[str] = []
@@ -41,8 +43,7 @@ def running_server(catalogue: dict[str, Entry], faults: Faults = NO_FAULTS,
         ready.set()
 
     async def main() -> None:
-        app = make_app(faults, catalogue, random.Random(seed))
-        await serve(app, sock, on_ready, stop=stop)
+        await serve(make(), sock, on_ready, stop=stop)
 
     thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
     thread.start()
@@ -53,6 +54,14 @@ def running_server(catalogue: dict[str, Entry], faults: Faults = NO_FAULTS,
         loop.call_soon_threadsafe(stop.set)
         thread.join(10)
         loop.close()
+
+
+@contextmanager
+def running_server(catalogue: dict[str, Entry], faults: Faults = NO_FAULTS,
+                   seed: int = 0) -> Iterator[str]:
+    """The bundled app with `faults`, served until the block ends."""
+    with serving(lambda: make_app(faults, catalogue, random.Random(seed))) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -83,43 +92,25 @@ def leftovers(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix != ".gif")
 
 
-def slow_worker(marks: Path) -> list[str]:
-    """The real worker, but each save touches `marks/saving`, then waits for `marks/release`
-    (at most 10 s, so that a failing test fails rather than hangs)."""
-    code = textwrap.dedent(f"""
-        import pathlib, time
-        from flags_async import _diskworker
-        save = _diskworker.OPERATIONS["save"]
-        marks = pathlib.Path({str(marks)!r})
-
-        def slow_save(*args):
-            (marks / "saving").touch()
-            deadline = time.monotonic() + 10
-            while not (marks / "release").exists() and time.monotonic() < deadline:
-                time.sleep(0.005)
-            return save(*args)
-
-        _diskworker.OPERATIONS["save"] = slow_save
-        _diskworker.main()
-    """)
-    return [sys.executable, "-c", code]
+#: Runs the CLI with the given arguments, then prints its peak resident memory in KiB.
+#: VmHWM is the high-water mark of this process's own memory map; `ru_maxrss` would not do:
+#: Linux carries it over from the parent through fork and exec.
+_MEASURED_CLI = """
+import pathlib, sys
+from flags_async.cli import main
+code = main(sys.argv[1:])
+status = pathlib.Path("/proc/self/status").read_text()
+peak = next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))
+print(f"peak-kib {peak}", file=sys.stderr)
+sys.exit(code)
+"""
 
 
-@pytest.fixture
-def marks(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A folder for `slow_worker`'s marks, with `slow_worker` as the disk process."""
-    folder = tmp_path_factory.mktemp("marks")
-    monkeypatch.setattr(_diskprocess, "worker_command", lambda: slow_worker(folder))
-    return folder
-
-
-async def wait_for_file(path: Path, within: float = 10) -> None:
-    """Until another process creates `path`: polled in a thread, as no event crosses processes."""
-    await asyncio.to_thread(_poll_for, path, time.monotonic() + within)
-
-
-def _poll_for(path: Path, deadline: float) -> None:
-    while not path.exists():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{path} did not appear")
-        time.sleep(0.005)
+def run_measured(*args: str, timeout: float = 120) -> tuple[int, str, str, int]:
+    """`flags-async ARGS` in a fresh process: its exit code, stdout, stderr, and peak RSS in
+    KiB (a fresh process's high-water mark is its own, not an earlier test's)."""
+    done = subprocess.run([sys.executable, "-c", _MEASURED_CLI, *args], capture_output=True,
+                          text=True, timeout=timeout, check=False)
+    *err, last = done.stderr.rstrip("\n").split("\n")
+    assert last.startswith("peak-kib "), done.stderr
+    return done.returncode, done.stdout, "\n".join(err), int(last.split()[1])

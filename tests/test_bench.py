@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from flags_async._bench import (
+from flags_async._models import Mode, Options, Report
+from flags_async.bench._runner import (
     SCENARIOS,
     Run,
     Scenario,
@@ -22,8 +23,7 @@ from flags_async._bench import (
     summarize,
     with_speedups,
 )
-from flags_async._cli import main
-from flags_async._models import Mode, Options, Report
+from flags_async.cli import main
 
 
 def _run(variant: str, n: int, seconds: float, ok: int = 1) -> Run:
@@ -54,7 +54,7 @@ def test_each_run_gets_a_fresh_folder_and_all_go_when_the_scenario_ends(
     server_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No run's clean-up falls inside the next run's timing."""
-    import flags_async._bench as bench
+    import flags_async.bench._runner as bench
 
     folders: list[Path] = []
     real = bench.download
@@ -149,15 +149,14 @@ def test_a_chart_without_matplotlib_is_one_line_before_the_bench_runs(
     assert main(["bench", "--scenario", "fast", "-s", "http://127.0.0.1:1/flags", "BR",
                  "--plot", str(tmp_path / "bench.png")]) == 1
     assert capsys.readouterr().err.strip().splitlines() == [
-        "flags-async: error: --plot needs matplotlib: pip install matplotlib "
-        "(make install does)"]
+        "flags-async: error: --plot needs matplotlib: pip install 'flags-async[bench]'"]
 
 
 def test_a_chart_that_cannot_be_written_keeps_the_printed_results(
     server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from flags_async import _plot
+    from flags_async.bench import _chart as _plot
 
     def disk_full(path: Path, data: bytes) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")

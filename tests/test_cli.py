@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import gc
 import json
 import os
 import signal
@@ -15,14 +14,14 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from flags_async import __version__
-from flags_async._cli import main
-from flags_async._server import Faults
-from flags_async._servers import ServerError, embedded_server, resolve_server
+from flags_async import ServerError, __version__
+from flags_async.cli import main
+from flags_async.client._server_url import resolve_server
+from flags_async.server._app import Faults
+from flags_async.server._embedded import embedded_server
 from tests.conftest import gif_files, leftovers
 
 MakeServer = Callable[..., AbstractContextManager[str]]
@@ -119,26 +118,6 @@ def test_download_prints_the_books_report(
     assert lines[5:8] == [" 16 flags downloaded.", " 12 not found.", "  0 errors."]
     assert lines[8].startswith("Elapsed time: ") and lines[8].endswith("s")
     assert len(gif_files(tmp_path)) == 16
-
-
-def test_the_download_runs_with_fewer_collections_and_the_setting_is_restored(
-    server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from flags_async import _run
-    from flags_async._cli import GC_THRESHOLD
-
-    seen: list[int] = []
-    real = _run.download
-
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        seen.append(gc.get_threshold()[0])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(_run, "download", spy)
-    before = gc.get_threshold()
-    assert main(["download", "-q", "-s", server_url, "-d", str(tmp_path), "BR"]) == 0
-    assert seen == [GC_THRESHOLD]
-    assert gc.get_threshold() == before
 
 
 def test_sequential_mode_says_one_connection(
@@ -298,6 +277,18 @@ def _cli(*args: str, **kwargs: object) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)  # type: ignore[call-overload]
 
 
+def wait_for_saved_flags(child: subprocess.Popen[str], count: int = 3) -> list[str]:
+    """Read the child's `-v` lines until `count` say a flag was saved; return their codes."""
+    assert child.stdout is not None
+    saved = []
+    for line in child.stdout:
+        if line.endswith(" ok\n"):
+            saved.append(line.split()[0])
+            if len(saved) == count:
+                return saved
+    raise AssertionError(f"the download ended before {count} flags were saved")
+
+
 def test_python_m_runs_the_default_embedded_server(tmp_path: Path) -> None:
     child = _cli("download", "-l", "3", "-d", str(tmp_path))
     out, err = child.communicate(timeout=60)
@@ -311,10 +302,8 @@ def test_ctrl_c_prints_the_partial_report_exits_130_and_leaves_no_partial_file(
     make_server: MakeServer, tmp_path: Path, ctrl_c_enabled: None
 ) -> None:
     with make_server(Faults(delay=(0.2, 3.0))) as url:
-        child = _cli("download", "-e", "-s", url, "-d", str(tmp_path))
-        assert child.stdout is not None
-        assert child.stdout.readline().startswith("URL site:")  # it is running
-        time.sleep(1.5)  # some flags are saved, most requests are in flight
+        child = _cli("download", "-e", "-v", "-s", url, "-d", str(tmp_path))
+        seen = wait_for_saved_flags(child)  # some flags are saved, most requests in flight
         os.kill(child.pid, signal.SIGINT)
         out, err = child.communicate(timeout=20)
     assert child.returncode == 130, err
@@ -323,6 +312,7 @@ def test_ctrl_c_prints_the_partial_report_exits_130_and_leaves_no_partial_file(
     assert leftovers(tmp_path) == []
     assert all(f.read_bytes().startswith(b"GIF89a") for f in saved)
     assert f"{len(saved):3} flags downloaded." in out
+    assert {tmp_path / f"{cc.lower()}.gif" for cc in seen} <= set(saved)
     done = int(out.split("Interrupted: ")[1].split(" of 676")[0])
     assert len(saved) <= done < 676
 
@@ -330,14 +320,12 @@ def test_ctrl_c_prints_the_partial_report_exits_130_and_leaves_no_partial_file(
 def test_ctrl_c_at_a_terminal_reaches_the_process_group_and_the_report_matches_the_disk(
     make_server: MakeServer, tmp_path: Path, ctrl_c_enabled: None
 ) -> None:
-    """A terminal sends Ctrl-C to every process of the foreground group (the disk process keeps
-    out of it): the run still ends as Ctrl-C should, and no save is lost or miscounted."""
+    """A terminal sends Ctrl-C to every process of the foreground group: the run still ends as
+    Ctrl-C should, and no save is lost or miscounted."""
     with make_server(Faults(delay=(0.0, 1.0))) as url:
-        child = _cli("download", "-e", "-m", "20", "-s", url, "-d", str(tmp_path),
+        child = _cli("download", "-e", "-v", "-m", "20", "-s", url, "-d", str(tmp_path),
                      start_new_session=True)  # its own group, as a shell gives a job
-        assert child.stdout is not None
-        assert child.stdout.readline().startswith("URL site:")
-        time.sleep(1.5)  # flags are being saved
+        wait_for_saved_flags(child)
         os.killpg(child.pid, signal.SIGINT)
         out, err = child.communicate(timeout=20)
     assert child.returncode == 130, err
@@ -350,7 +338,7 @@ def test_ctrl_c_at_a_terminal_reaches_the_process_group_and_the_report_matches_t
 def test_sigterm_inside_asyncio_run_cancels_the_main_task_as_ctrl_c_does(
     ctrl_c_enabled: None,
 ) -> None:
-    from flags_async._cli import _sigterm_as_interrupt
+    from flags_async._signals import sigterm_as_ctrl_c
 
     seen: list[str] = []
 
@@ -362,15 +350,15 @@ def test_sigterm_inside_asyncio_run_cancels_the_main_task_as_ctrl_c_does(
             seen.append(type(exc).__name__)
             raise
 
-    with _sigterm_as_interrupt(), pytest.raises(KeyboardInterrupt):  # as asyncio.run ends
+    with sigterm_as_ctrl_c(), pytest.raises(KeyboardInterrupt):  # as asyncio.run ends
         asyncio.run(main())
     assert seen == ["CancelledError"]  # not a KeyboardInterrupt raised wherever the task was
 
 
 def test_sigterm_outside_asyncio_run_is_a_keyboard_interrupt() -> None:
-    from flags_async._cli import _sigterm_as_interrupt
+    from flags_async._signals import sigterm_as_ctrl_c
 
-    with _sigterm_as_interrupt(), pytest.raises(KeyboardInterrupt):
+    with sigterm_as_ctrl_c(), pytest.raises(KeyboardInterrupt):
         signal.raise_signal(signal.SIGTERM)
         time.sleep(5)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +102,8 @@ def test_429_with_retry_after_is_retried(router: Any, mode: Mode, tmp_path: Path
         (httpx.ConnectTimeout("slow"), "timed out after 10 s"),
         (httpx.ReadTimeout("slow"), "timed out after 10 s"),
         (httpx.ReadError("reset"), "connection reset"),
-        (httpx.RemoteProtocolError("peer closed: incomplete message body"), "truncated"),
+        (httpx.RemoteProtocolError("Server disconnected"), "connection reset"),
+        (httpx.WriteError("broken pipe"), "connection reset"),
     ],
 )
 def test_network_failures_are_retried_then_reported(
@@ -111,6 +113,37 @@ def test_network_failures_are_retried_then_reported(
     result = only(run(mode, tmp_path, retries=1))
     assert result.status is Status.ERROR and result.error == reason
     assert route.call_count == 2 and result.attempts == 2
+
+
+class CutShort(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A body whose connection fails after its first chunk, with `error`'s words (which must
+    not matter: where it failed does)."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield GIF[:10]
+        raise self.error
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield GIF[:10]
+        raise self.error
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("error", [httpx.ReadError("Connection reset by peer"),
+                                   httpx.RemoteProtocolError("Server disconnected"),
+                                   httpx.RemoteProtocolError("")])
+def test_a_body_cut_short_is_truncated_whatever_the_message(
+    router: Any, mode: Mode, error: Exception, tmp_path: Path
+) -> None:
+    route = router.get("/br/br.gif")
+    route.side_effect = lambda request: httpx.Response(
+        200, headers={"Content-Length": str(len(GIF))}, stream=CutShort(error))
+    result = only(run(mode, tmp_path, retries=1))
+    assert (result.status, result.error, result.attempts) == (Status.ERROR, "truncated", 2)
+    assert route.call_count == 2 and list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("mode", MODES)

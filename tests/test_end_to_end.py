@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from flags_async import Mode, Options, Result, Status, TransportName, download, select_codes
-from flags_async._server import Faults
-from tests.conftest import gif_files, leftovers, wait_for_file
+from flags_async.server._app import Faults
+from tests.conftest import gif_files, leftovers
 
 MakeServer = Callable[..., AbstractContextManager[str]]
 
@@ -106,7 +108,7 @@ def test_a_cancelled_async_download_ends_every_task_before_the_client_closes(
     make_server: MakeServer, transport: TransportName, tmp_path: Path
 ) -> None:
     """Ctrl-C cancels the supervisor: no download may go on, or fail, against a closed client."""
-    from flags_async._async import supervisor
+    from flags_async.client._async import supervisor
 
     async def main() -> tuple[set[asyncio.Task[object]], list[dict[str, object]]]:
         errors: list[dict[str, object]] = []
@@ -120,7 +122,6 @@ def test_a_cancelled_async_download_ends_every_task_before_the_client_closes(
         with pytest.raises(asyncio.CancelledError):
             await task
         left = {t for t in asyncio.all_tasks() if t.get_coro().__name__ == "download_one"}
-        await asyncio.sleep(0.5)  # time for a leftover task to fail against the closed client
         gc.collect()  # a failed task nobody awaited is reported when it is collected
         return left, errors
 
@@ -132,30 +133,50 @@ def test_a_cancelled_async_download_ends_every_task_before_the_client_closes(
 
 
 def test_saves_under_way_at_ctrl_c_are_finished_and_reported(
-    make_server: MakeServer, tmp_path: Path, marks: Path
+    make_server: MakeServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An interrupted async run's report matches the disk, even for saves Ctrl-C cut across:
-    every save handed to the disk process is carried out, and counted."""
-    from flags_async._async import supervisor
+    the save being written and those queued behind it are carried out, and counted."""
+    from flags_async.client import _async
+
+    writing, release = threading.Event(), threading.Event()
+    real_save_result, real_save = _async.save_result, _async.save
+    handed_over = 0
+
+    def blocking_save_result(*args: Any) -> Result:
+        if not writing.is_set():  # the first save holds the writer thread until released
+            writing.set()
+            release.wait(10)
+        return real_save_result(*args)
+
+    async def counting_save(*args: Any) -> Result:
+        nonlocal handed_over
+        handed_over += 1
+        if handed_over == 4:
+            three_queued.set()
+        return await real_save(*args)
+
+    monkeypatch.setattr(_async, "save_result", blocking_save_result)
+    monkeypatch.setattr(_async, "save", counting_save)
 
     async def main() -> list[Result]:
         reported: list[Result] = []
         options = Options(base_url=url, dest=tmp_path, max_req=20)
         task = asyncio.create_task(
-            supervisor(select_codes(all_cc=True), options, reported.append))
-        await wait_for_file(marks / "saving")  # the first flag is being written
-        await asyncio.sleep(0.1)  # more flags arrive and queue their saves behind it
+            _async.supervisor(select_codes(all_cc=True), options, reported.append))
+        await asyncio.to_thread(writing.wait, 10)  # the first flag is being written
+        await three_queued.wait()  # and three more wait for the writer behind it
         task.cancel()
-        await asyncio.sleep(0.05)
-        (marks / "release").touch()
+        release.set()
         with pytest.raises(asyncio.CancelledError):
             await task
         return reported
 
     with make_server(Faults(delay=(0.0, 0.05))) as url:
+        three_queued = asyncio.Event()
         reported = asyncio.run(main())
     saved = sorted(r.path for r in reported if r.status is Status.OK and r.path is not None)
-    assert 1 < len(saved) < 194  # the save under way, and the ones queued behind it
+    assert 4 <= len(saved) < 194  # the save under way, and the ones queued behind it
     assert saved == gif_files(tmp_path)
     assert leftovers(tmp_path) == []
 

@@ -6,17 +6,19 @@ Content-Length, a trickle), so they are tested against the real server on loopba
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from flags_async import Mode, Options, Report, Status, TransportName, download, select_codes
-from flags_async._cli import main
-from flags_async._server import PRESETS, Faults
-from tests.conftest import gif_files, leftovers
+from flags_async.cli import main
+from flags_async.server._app import PRESETS, Faults
+from tests.conftest import gif_files, leftovers, run_measured, serving
 
 MakeServer = Callable[..., AbstractContextManager[str]]
 VARIANTS = [(Mode.ASYNC, TransportName.AIOHTTP), (Mode.ASYNC, TransportName.HTTPX),
@@ -135,55 +137,40 @@ def test_serve_refuses_rates_adding_up_to_more_than_one(
     assert "add up to more than 1" in capsys.readouterr().err
 
 
+async def endless(request: web.Request) -> web.StreamResponse:
+    """A GIF that promises 10 GB and streams zeros until the client gives up."""
+    response = web.StreamResponse(headers={"Content-Type": "image/gif"})
+    response.content_length = 10 * 1024**3
+    await response.prepare(request)
+    await response.write(b"GIF89a")
+    chunk = bytes(64 * 1024)
+    try:
+        while True:
+            await response.write(chunk)
+    except ConnectionError:
+        return response  # the client gave up, as it should
+
+
+def endless_app() -> web.Application:
+    app = web.Application()
+    app.router.add_get("/flags/{cc}/{name}", endless)
+    return app
+
+
 @pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: f"{v[0].value}-{v[1].value}")
 def test_an_endless_body_is_abandoned_at_max_bytes(
     variant: tuple[Mode, TransportName], tmp_path: Path
 ) -> None:
-    """A server promising 10 GB and streaming forever costs neither memory nor disk."""
-    import asyncio
-    import resource
-    import threading
-
-    from aiohttp import web
-
-    from flags_async._server import listen, serve
-
-    async def endless(request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "image/gif"})
-        response.content_length = 10 * 1024**3
-        await response.prepare(request)
-        await response.write(b"GIF89a")
-        chunk = bytes(64 * 1024)
-        try:
-            while True:
-                await response.write(chunk)
-        except ConnectionError:
-            return response  # the client gave up, as it should
-
-    app = web.Application()
-    app.router.add_get("/flags/{cc}/{name}", endless)
-    sock, loop, stop, ready = listen("127.0.0.1", 0), asyncio.new_event_loop(), None, []
-
-    async def main() -> None:
-        nonlocal stop
-        stop = asyncio.Event()
-        await serve(app, sock, ready.append, stop=stop)
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
-    thread.start()
-    while not ready:
-        time.sleep(0.01)
-    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    try:
-        mode, transport = variant
-        options = Options(base_url=ready[0], dest=tmp_path, transport=transport,
-                          max_bytes=2 * 1024 * 1024, retries=0)
-        report = download(["BR"], options, mode)
-    finally:
-        assert stop is not None
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(10)
-        loop.close()
-    assert_all_failed(report, "too large", 1, tmp_path)
-    grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before
-    assert grown_kib < 64 * 1024  # the 10 GB never came near memory
+    """A server promising 10 GB and streaming forever costs neither memory nor disk: checked in
+    a fresh process, whose peak memory is its own."""
+    mode, transport = variant
+    transport_args = ["--transport", transport.value] if mode is Mode.ASYNC else []
+    with serving(endless_app) as url:
+        code, out, err, peak_kib = run_measured(
+            "download", "BR", "--json", "-s", url, "-d", str(tmp_path), "--mode", mode.value,
+            *transport_args, "--max-bytes", str(2 * 1024 * 1024), "--retries", "0")
+    assert code == 1, err
+    (result,) = json.loads(out)["results"]
+    assert (result["status"], result["error"], result["attempts"]) == ("error", "too large", 1)
+    assert gif_files(tmp_path) == [] and leftovers(tmp_path) == []
+    assert peak_kib < 120 * 1024  # the 10 GB never came near memory

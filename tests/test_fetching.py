@@ -9,18 +9,20 @@ import pytest
 from tenacity import RetryCallState
 
 from flags_async import Options
-from flags_async._fetching import (
-    MAX_BACKOFF,
-    MAX_RETRY_AFTER,
+from flags_async.client._fetch import (
     FetchFailure,
     NotFound,
-    backoff_seconds,
     check_status,
     country_from_metadata,
     flag_url,
-    is_retryable,
     metadata_url,
     parse_retry_after,
+)
+from flags_async.client._retry import (
+    MAX_BACKOFF,
+    MAX_RETRY_AFTER,
+    backoff_seconds,
+    is_transient,
     retry_policy,
 )
 
@@ -76,11 +78,12 @@ def test_429_carries_its_retry_after() -> None:
     assert info.value.retry_after == 7.0
 
 
-def _waited(options: Options, exc: BaseException, done: int = 0) -> float:
-    """What tenacity would sleep after its first attempt, when `done` attempts came before."""
+def _waited(options: Options, exc: BaseException, attempt: int = 1) -> float:
+    """What tenacity would sleep after attempt number `attempt` failed with `exc`."""
     state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
+    state.attempt_number = attempt
     state.set_exception((type(exc), exc, None))
-    wait = retry_policy(options, done)["wait"]
+    wait = retry_policy(options)["wait"]
     return float(wait(state))
 
 
@@ -102,22 +105,32 @@ def test_backoff_grows_exponentially_with_full_jitter(retry: int, ceiling: float
     assert max(waits) > ceiling / 2  # and it does reach up towards the ceiling
 
 
-def test_the_tenacity_policy_counts_the_attempts_made_before_it() -> None:
+def test_the_policy_waits_longer_after_each_failed_attempt() -> None:
     options = Options(base_url="http://h", backoff=0.1, retries=3)
-    waits = [_waited(options, FetchFailure("x", transient=True), done=1) for _ in range(200)]
+    waits = [_waited(options, FetchFailure("x", transient=True), attempt=2) for _ in range(200)]
     assert max(waits) <= 0.4 and max(waits) > 0.2  # retry 2's range, not retry 1's
-    stop = retry_policy(options, done=1)["stop"]
-    assert stop.max_attempt_number == 3  # 1 bare attempt + 3 under tenacity = retries + 1
 
 
-def test_only_transient_failures_with_retries_left_are_retryable() -> None:
-    options = Options(base_url="http://h", retries=2)
-    transient = FetchFailure("HTTP 503", transient=True)
-    assert is_retryable(transient, options, attempts=1)
-    assert is_retryable(transient, options, attempts=2)
-    assert not is_retryable(transient, options, attempts=3)
-    assert not is_retryable(FetchFailure("HTTP 418"), options, attempts=1)
-    assert not is_retryable(transient, Options(base_url="http://h", retries=0), attempts=1)
+def test_the_policy_stops_after_retries_plus_one_attempts() -> None:
+    from tenacity import Retrying
+
+    calls = 0
+
+    def failing() -> None:
+        nonlocal calls
+        calls += 1
+        raise FetchFailure("HTTP 503", transient=True)
+
+    with pytest.raises(FetchFailure, match="HTTP 503"):  # the failure itself, not RetryError
+        Retrying(**retry_policy(Options(base_url="http://h", backoff=0, retries=3)))(failing)
+    assert calls == 4
+
+
+def test_only_transient_failures_are_retried() -> None:
+    assert is_transient(FetchFailure("HTTP 503", transient=True))
+    assert not is_transient(FetchFailure("HTTP 418"))
+    assert not is_transient(NotFound())
+    assert not is_transient(ValueError("a bug is not retried"))
 
 
 @pytest.mark.parametrize(

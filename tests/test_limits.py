@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from flags_async import Mode, Options, download, select_codes
-from flags_async._limits import SPARE_DESCRIPTORS, ensure_fd_limit
-from flags_async._servers import embedded_server
+from flags_async.client._limits import SPARE_DESCRIPTORS, ensure_fd_limit
+from flags_async.server._embedded import embedded_server
+from tests.conftest import run_measured
 
 
 def test_a_low_soft_limit_is_raised_for_a_big_run_and_said_with_verbose(
@@ -74,3 +75,16 @@ def _twenty_runs(server_url: str, codes: list[str], tmp_path: Path) -> None:
     gc.collect()
     assert _open_descriptors() <= fds  # every socket and file was closed
     assert _resident_kib() - rss < 30 * 1024  # KiB: no growth per run beyond noise
+
+
+@pytest.mark.parametrize("mode", ["async", "threads"])
+def test_a_run_of_676_codes_at_1000_requests_stays_under_120_mb(
+    server_url: str, mode: str, tmp_path: Path
+) -> None:
+    """Peak memory of the whole command, measured in a process of its own."""
+    code, out, err, peak_kib = run_measured(
+        "download", "-e", "-m", "1000", "--mode", mode, "--json", "-s", server_url,
+        "-d", str(tmp_path))
+    assert code == 0, err
+    assert json.loads(out)["ok"] == 194
+    assert peak_kib < 120 * 1024

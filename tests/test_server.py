@@ -16,9 +16,9 @@ import pytest
 from PIL import Image
 
 from flags_async import country_codes
-from flags_async._catalogue import Entry, countries, export
-from flags_async._flagart import draw_flag
-from flags_async._server import Faults
+from flags_async.server._app import Faults
+from flags_async.server._catalogue import Entry, countries, export
+from flags_async.server._flagart import draw_flag
 
 MakeServer = Callable[..., AbstractContextManager[str]]
 

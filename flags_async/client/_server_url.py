@@ -1,14 +1,12 @@
-"""Where to download from: the book's server labels, any URL, or an embedded server."""
+"""Where to download from: the book's server labels or any http(s) URL, checked before use.
+
+The EMBEDDED label means the bundled server, started for the command by `server._embedded`."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import select
-import subprocess
-import sys
-from collections.abc import Iterator
 from urllib.parse import urlsplit
+
+from .._models import ServerError
 
 EMBEDDED = "EMBEDDED"
 SERVERS = {
@@ -18,12 +16,6 @@ SERVERS = {
     "REMOTE": "https://www.fluentpython.com/data/flags",
 }
 LABELS = (EMBEDDED, *SERVERS)
-#: How long a child server may take to import, draw 194 flags and listen.
-STARTUP_TIMEOUT = 30.0
-
-
-class ServerError(Exception):
-    """A server that cannot be used: bad label or URL, or an embedded server that won't start."""
 
 
 def resolve_server(value: str) -> tuple[str, str | None]:
@@ -91,30 +83,3 @@ async def _probe(base_url: str, seconds: float) -> None:
         await writer.wait_closed()
         return
     raise ServerError(f"cannot connect to {host}:{port}: {failure}")
-
-
-@contextlib.contextmanager
-def embedded_server(*serve_args: str) -> Iterator[str]:
-    """Run `flags-async serve` in a child process on a free loopback port; yield its base URL.
-
-    A separate process, so the server never competes with the client for its event loop or
-    interpreter lock. The child exits when its stdin closes, so it cannot outlive us.
-    """
-    command = [sys.executable, "-m", "flags_async", "serve", "--port", "0", "--embedded",
-               *serve_args]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                          env=env, text=True) as child:
-        assert child.stdin is not None and child.stdout is not None
-        try:
-            ready, _, _ = select.select([child.stdout], [], [], STARTUP_TIMEOUT)
-            line = child.stdout.readline().strip() if ready else ""
-            if not line.startswith("http://"):
-                raise ServerError("the embedded flag server did not start")
-            yield line
-        finally:
-            child.stdin.close()
-            try:
-                child.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                child.kill()

@@ -3,29 +3,22 @@
 Each scenario starts its own bundled server in a child process (so the server never shares the
 client's interpreter or event loop), then runs every variant `runs` times, alternating
 variants so that drift in a noisy machine hits them all alike, each run into a fresh folder.
-
-The folders are deleted when the scenario ends, not after each run. Deleting a run's files
-makes the next run's files dearer to create on some file systems, and the bench deletes
-thousands: on this project's VMs (ext4 without a journal, where a new inode skips the recently
-freed ones) sequential and async ran 5 to 10% faster with the clean-up at the end (two
-benches of 15 runs each way), and `/tmp` was left quiet (194 saves in 9 to 13 ms afterwards,
-against 69 to 84 ms after a bench that cleaned up after each run). The ratios between modes did
-not change.
+The folders are deleted when the scenario ends, so that no run's timing includes another
+run's clean-up (docs/benchmarks.md says what that clean-up cost).
 """
 
 from __future__ import annotations
 
 import statistics
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ._models import Mode, Options, TransportName
-from ._run import download
-from ._servers import embedded_server
+from .._download import download
+from .._models import Mode, Options, TransportName
+from ..server._embedded import given_or_embedded
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,15 +128,6 @@ def with_speedups(summaries: list[Summary]) -> list[Summary]:
     return [replace(s, speedup=base.median_s / s.median_s) for s in summaries]
 
 
-@contextmanager
-def _server_for(scenario: Scenario, url: str | None) -> Iterator[str]:
-    if url is not None:
-        yield url
-    else:
-        with embedded_server(*scenario.serve_args) as started:
-            yield started
-
-
 def bench_scenario(
     scenario: Scenario,
     variants: list[str],
@@ -161,7 +145,7 @@ def bench_scenario(
     estimate = scenario.mean_delay > 0 and "sequential" in variants and not run_sequential
     measured = [v for v in variants if not (estimate and v == "sequential")]
     # The runs' folders go when the scenario ends, so no run pays for another's clean-up.
-    with (_server_for(scenario, server_url) as url,
+    with (given_or_embedded(server_url, *scenario.serve_args) as url,
           tempfile.TemporaryDirectory(prefix="flags-bench-") as root):
         result = ScenarioResult(scenario.name, url, codes, max_req)
         for number in range(1, runs + 1):

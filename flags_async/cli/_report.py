@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterator
 from typing import TextIO
 
-from ._models import Mode, OnResult, Report, Result, Status, TransportName, ignore_result
+from .._models import Mode, OnResult, Report, Result, Status, TransportName, ignore_result
 
 
 def initial_report(

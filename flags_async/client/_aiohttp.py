@@ -1,16 +1,10 @@
 """`AiohttpTransport`: httpx's transport interface, carried by an aiohttp `ClientSession`.
 
-httpx's own async transport queues every request through one pool lock and parses HTTP in pure
-Python; aiohttp's pool and C parser handle a hundred connections several times faster. This
-module is only the adapter: httpx still builds requests, follows redirects and keeps cookies;
-aiohttp only moves bytes.
-
-Why not the httpx-aiohttp package, which this project used first: its 0.2.0 release reported a
-refused connection or a mid-body hang-up as `ConnectTimeout` (the same map was found in a review
-of openai/openai-python#3594). Working around that took a second wrapper around every response
-stream, and with a timeout object built per request the two cost about 4% of a fast async run
-(0.273 s against 0.263 s, medians of 11 runs). The adapter is small enough to own, and
-`translate` below is tested against every fault the bundled server can inject.
+This module is only the adapter: httpx still builds requests, follows redirects and keeps
+cookies; aiohttp only moves bytes, with its own connection pool and C parser. Its failures
+become the httpx exceptions they mean, so `_fetch` classifies them by type, whichever
+transport raised them. docs/design.md says why this adapter is owned rather than taken from
+the httpx-aiohttp package.
 """
 
 from __future__ import annotations
@@ -30,7 +24,8 @@ _TRANSLATIONS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...
     (errors.ConnectionTimeoutError, httpx.ConnectTimeout),  # also: no pool slot in time
     (errors.SocketTimeoutError, httpx.ReadTimeout),
     (TimeoutError, httpx.ReadTimeout),
-    (errors.ClientPayloadError, httpx.ReadError),  # a body cut short: "truncated"
+    (errors.ServerDisconnectedError, httpx.RemoteProtocolError),  # closed, no response
+    (errors.ClientPayloadError, httpx.ReadError),  # a body cut short
     (errors.ClientOSError, httpx.ReadError),  # a reset on an open connection
     (errors.ClientConnectionError, httpx.ReadError),
     (errors.ClientResponseError, httpx.RemoteProtocolError),  # not HTTP at all
@@ -41,9 +36,6 @@ _TRANSLATIONS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...
 
 def translate(exc: BaseException) -> httpx.TransportError:
     """The httpx exception an aiohttp failure stands for, keeping aiohttp's message."""
-    if isinstance(exc, errors.ServerDisconnectedError):
-        # httpcore's words for the same event, so every mode reports it alike
-        return httpx.RemoteProtocolError("Server disconnected without sending a response.")
     for aiohttp_type, httpx_type in _TRANSLATIONS:
         if isinstance(exc, aiohttp_type):
             return httpx_type(str(exc) or type(exc).__name__)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from concurrent import futures
 
-from ._clients import sync_client
-from ._models import OnResult, Options, Result
+from .._models import OnResult, Options, Result
+from ._http import sync_client
 from ._sequential import download_one
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from ._bench import ScenarioResult
-from ._saving import write_atomically
+from .._saving import write_atomically
+from ._runner import ScenarioResult
 
 COLOURS = {"sequential": "#9e9e9e", "threads": "#f0a030", "async": "#2e7d32",
            "async-httpx": "#6a9fd8"}

@@ -1,4 +1,4 @@
-"""Running one download: pick the strategy, time the download phase, collect the report."""
+"""`download()`, the public entry point: pick the strategy, time the download phase, report."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Protocol
 from ._models import Mode, OnResult, Options, Report, Result, TransportName, ignore_result
 
 _STRATEGY_MODULES = {
-    Mode.ASYNC: "._async",
-    Mode.THREADS: "._threads",
-    Mode.SEQUENTIAL: "._sequential",
+    Mode.ASYNC: ".client._async",
+    Mode.THREADS: ".client._threads",
+    Mode.SEQUENTIAL: ".client._sequential",
 }
 
 
@@ -45,11 +45,15 @@ def download(
 ) -> Report:
     """Download `cc_list` into `options.dest` and report; the public entry point.
 
-    `elapsed_s` covers the download phase alone: imports, the TLS trust store and the folder
-    come first. On KeyboardInterrupt, raises `Interrupted` with the codes that completed.
+    Each code is asked for once, however often it is listed. `elapsed_s` covers the download
+    phase alone: imports, the TLS trust store and the folder come first. On KeyboardInterrupt,
+    raises `Interrupted` with the codes that completed.
     """
-    from ._clients import ssl_context
+    from .client._http import ssl_context
 
+    if isinstance(cc_list, str):
+        raise TypeError(f"cc_list is a list of codes, not a string: use [{cc_list!r}]")
+    cc_list = list(dict.fromkeys(cc_list))
     download_many = strategy(mode)
     ssl_context()  # like the imports above, per-process start-up: not the download phase
     options.dest.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,71 @@
+"""The `flags-async` command-line application: its root, its exit codes, its error lines."""
+
+from __future__ import annotations
+
+from typing import Annotated, NoReturn
+
+import typer
+
+from .. import __version__
+from ._fast_help import HELP_OPTION
+
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+app = typer.Typer(
+    name="flags-async",
+    add_completion=False,
+    add_help_option=False,  # the root's is `HELP_OPTION`: see _fast_help
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"flags-async {__version__}")
+        raise typer.Exit
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    ctx: typer.Context,
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_show_version, is_eager=True, help="Print the version and exit.",
+    )] = False,
+    show_help: Annotated[bool, HELP_OPTION] = False,
+) -> None:
+    """Download flag GIFs concurrently: async, threaded or sequential, from a flag server.
+
+    Exit codes: 0 every code ok or not found; 1 some code ended in error, or the server or
+    folder could not be used; 2 usage error; 130 interrupted.
+    """
+    if ctx.invoked_subcommand is None:  # plain `flags-async`: the help, as a usage error
+        typer.echo(ctx.get_help(), err=True)
+        raise typer.Exit(EXIT_USAGE)
+
+
+def positive(value: float) -> float:
+    """A typer callback: seconds must be more than zero."""
+    if not value > 0:
+        raise typer.BadParameter(f"{value:g} is not a positive number of seconds")
+    return value
+
+
+def fail(message: str, code: int = EXIT_ERRORS) -> NoReturn:
+    """One line on stderr, then exit."""
+    typer.echo(f"flags-async: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point: usage errors become one line on stderr and exit 2."""
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=argv, prog_name="flags-async", standalone_mode=False)
+    except typer.TyperException as exc:  # click's usage errors derive from it
+        ctx = getattr(exc, "ctx", None)  # usage errors carry the command they belong to
+        where = ctx.command_path if ctx is not None else "flags-async"
+        typer.echo(f"{where}: error: {exc.format_message()} (see '{where} --help')", err=True)
+        code = getattr(exc, "exit_code", EXIT_USAGE)
+    return code if isinstance(code, int) else EXIT_OK

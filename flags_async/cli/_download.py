@@ -1,0 +1,144 @@
+"""`flags-async download`: the book's flags2 command line, and its report."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .._codes import CodeError, select_codes
+from .._models import (
+    DEFAULT_DEST,
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_REQ,
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT,
+    Mode,
+    Options,
+    ServerError,
+    TransportName,
+)
+from ..client._server_url import EMBEDDED, LABELS, check_reachable, resolve_server
+from ._app import EXIT_ERRORS, EXIT_INTERRUPTED, EXIT_OK, app, fail, positive
+from ._report import counts_report, final_report, initial_report, progress
+
+
+@app.command()
+def download(
+    codes: Annotated[list[str] | None, typer.Argument(
+        metavar="CC", show_default=False,
+        help="Two-letter codes, or one letter for all codes starting with it (B = BA..BZ). "
+             "Default: the 20 most populous countries.",
+    )] = None,
+    all_cc: Annotated[bool, typer.Option(
+        "-a", "--all", help="The 194 country codes (AD to ZW).")] = False,
+    every: Annotated[bool, typer.Option(
+        "-e", "--every", help="Every possible code AA..ZZ (676; 194 of them exist).")] = False,
+    limit: Annotated[int | None, typer.Option(
+        "-l", "--limit", min=1, metavar="N", help="Only the first N codes after sorting.")] = None,
+    max_req: Annotated[int, typer.Option(
+        "-m", "--max-req", "--max_req", min=1, metavar="N",
+        help="Maximum concurrent requests (threads in threaded mode).")] = DEFAULT_MAX_REQ,
+    server: Annotated[str, typer.Option(
+        "-s", "--server", metavar="LABEL|URL",
+        help=f"One of {', '.join(LABELS)} (case-insensitive) or an http(s):// base URL. "
+             "EMBEDDED runs the bundled server on a free loopback port for this command.",
+    )] = EMBEDDED,
+    dest: Annotated[Path, typer.Option(
+        "-d", "--dest", metavar="DIR", help="Where to save the flags (created if missing).",
+    )] = DEFAULT_DEST,
+    mode: Annotated[Mode, typer.Option(
+        "--mode", case_sensitive=False, help="How to run the requests.")] = Mode.ASYNC,
+    transport: Annotated[TransportName | None, typer.Option(
+        "--transport", case_sensitive=False, show_default=False,
+        help="Async mode only: aiohttp (default, fast) or httpx (the book's, for comparison).",
+    )] = None,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", metavar="SECONDS", callback=positive,
+        help="Limit for each wait (connect, each read) and for each whole attempt.",
+    )] = DEFAULT_TIMEOUT,
+    retries: Annotated[int, typer.Option(
+        "--retries", min=0, metavar="N",
+        help="Retries for transient failures (network errors, timeouts, 429, 5xx).",
+    )] = DEFAULT_RETRIES,
+    max_bytes: Annotated[int, typer.Option(
+        "--max-bytes", min=1, metavar="BYTES", help="Abandon a body larger than this.",
+    )] = DEFAULT_MAX_BYTES,
+    names: Annotated[bool, typer.Option(
+        "--names", help="Name files after the country in <cc>/metadata.json (book's flags3).",
+    )] = False,
+    skip_existing: Annotated[bool, typer.Option(
+        "--skip-existing", help="Resume: keep whole flags already in DIR (counted as skipped); "
+                                "fetch missing or broken ones.")] = False,
+    json_out: Annotated[bool, typer.Option(
+        "--json", help="Print one JSON object with every result, and nothing else, on stdout.",
+    )] = False,
+    verbose: Annotated[bool, typer.Option(
+        "-v", "--verbose", help="One line per code instead of the progress bar.")] = False,
+    quiet: Annotated[bool, typer.Option(
+        "-q", "--quiet", help="Print only the final counts.")] = False,
+) -> None:
+    """Download flags for country codes, and report what happened."""
+    from .._download import Interrupted
+    from .._download import download as run_download
+    from .._signals import sigterm_as_ctrl_c
+    from ..client._limits import ensure_fd_limit
+    from ..server._embedded import given_or_embedded
+
+    try:
+        cc_list = select_codes(codes or [], all_cc=all_cc, every=every, limit=limit)
+    except CodeError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    try:
+        label, url = resolve_server(server)
+    except ServerError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'-s' / '--server'") from None
+    if transport is TransportName.AIOHTTP and mode is not Mode.ASYNC:
+        raise typer.BadParameter("the aiohttp transport works in async mode only",
+                                 param_hint="'--transport'")
+    if verbose and quiet:
+        raise typer.BadParameter("give --verbose or --quiet, not both")
+    limit_note = ensure_fd_limit(max_req)
+    if limit_note and verbose:
+        typer.echo(limit_note, err=True)
+
+    try:
+        with sigterm_as_ctrl_c(), given_or_embedded(url) as base_url:
+            check_reachable(base_url, timeout)
+            options = Options(
+                base_url=base_url, dest=dest, max_req=max_req, timeout=timeout, retries=retries,
+                names=names, transport=transport or TransportName.AIOHTTP, max_bytes=max_bytes,
+                skip_existing=skip_existing,
+            )
+            effective = options.transport if mode is Mode.ASYNC else TransportName.HTTPX
+            actual_req = 1 if mode is Mode.SEQUENTIAL else min(max_req, len(cc_list))
+            if not (json_out or quiet):
+                typer.echo(initial_report(label, base_url, cc_list, actual_req, mode, effective))
+            lines_out = sys.stderr if json_out else sys.stdout
+            with progress(len(cc_list), verbose=verbose, out=lines_out) as on_result:
+                report = run_download(cc_list, options, mode, on_result)
+    except ServerError as exc:
+        fail(str(exc))
+    except FileExistsError as exc:  # all that mkdir(exist_ok=True) says when `-d` is a file
+        fail(f"not a folder: {exc.filename}")
+    except OSError as exc:
+        fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
+    except Interrupted as stop:
+        report = stop.report
+        typer.echo("\nInterrupted.", err=True)
+    except KeyboardInterrupt:  # before the download started, or while the server stops
+        typer.echo("\nInterrupted.", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+
+    if json_out:
+        typer.echo(json.dumps(report.as_dict()))
+    elif quiet:
+        typer.echo(counts_report(report))
+    else:
+        typer.echo(final_report(report))
+    if report.interrupted:
+        raise typer.Exit(EXIT_INTERRUPTED)
+    raise typer.Exit(EXIT_ERRORS if report.errors else EXIT_OK)

@@ -1,0 +1,104 @@
+"""`flags-async serve`: the bundled flag server, with the book's presets and more faults."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ._app import app, fail
+
+
+class PresetName(StrEnum):
+    LOCAL = "local"
+    DELAY = "delay"
+    ERROR = "error"
+    CHAOS = "chaos"
+
+
+@app.command()
+def serve(
+    preset: Annotated[PresetName, typer.Option(
+        "--preset", case_sensitive=False,
+        help="local: fast, port 8000. delay: 0.5-5 s per response, port 8001. "
+             "error: delay plus 25% of requests answered 418, port 8002. chaos: 0-0.2 s "
+             "delay and a mix of every fault (418, 429, garbage, truncated, reset), port 8003.",
+    )] = PresetName.LOCAL,
+    port: Annotated[int | None, typer.Option(
+        "--port", min=0, max=65535, metavar="PORT", show_default=False,
+        help="Port to listen on (default: the preset's; 0 picks a free one).")] = None,
+    host: Annotated[str, typer.Option(
+        "--host", metavar="HOST", help="Address to bind.")] = "127.0.0.1",
+    delay: Annotated[tuple[float, float] | None, typer.Option(
+        "--delay", metavar="MIN MAX", show_default=False,
+        help="Wait a random MIN..MAX seconds before each response.")] = None,
+    error_rate: Annotated[float | None, typer.Option(
+        "--error-rate", min=0, max=1, metavar="P", show_default=False,
+        help="Answer this fraction of requests with 418 I'm a teapot.")] = None,
+    throttle_rate: Annotated[float | None, typer.Option(
+        "--throttle-rate", min=0, max=1, metavar="P", show_default=False,
+        help="Answer this fraction with 429 and Retry-After: 1.")] = None,
+    garbage_rate: Annotated[float | None, typer.Option(
+        "--garbage-rate", min=0, max=1, metavar="P", show_default=False,
+        help="Answer this fraction with 200 and an HTML page labelled image/gif.")] = None,
+    truncate_rate: Annotated[float | None, typer.Option(
+        "--truncate-rate", min=0, max=1, metavar="P", show_default=False,
+        help="Send half the body promised by Content-Length, then hang up.")] = None,
+    reset_rate: Annotated[float | None, typer.Option(
+        "--reset-rate", min=0, max=1, metavar="P", show_default=False,
+        help="Reset the connection (TCP RST) without answering.")] = None,
+    trickle: Annotated[float | None, typer.Option(
+        "--trickle", min=0.001, metavar="BYTES_PER_S", show_default=False,
+        help="Send every body at this many bytes per second.")] = None,
+    export_dir: Annotated[Path | None, typer.Option(
+        "--export", metavar="DIR", show_default=False,
+        help="Write DIR/flags/<cc>/<cc>.gif and metadata.json for a static server, and exit.",
+    )] = None,
+    embedded: Annotated[bool, typer.Option("--embedded", hidden=True)] = False,
+) -> None:
+    """Run the bundled flag server (GIFs and metadata.json under /flags/)."""
+    import asyncio
+
+    from ..server._app import PRESETS, make_app
+    from ..server._catalogue import export
+    from ..server._serve import listen
+    from ..server._serve import serve as serve_app
+
+    if export_dir is not None:
+        try:
+            count = export(export_dir)
+        except OSError as exc:
+            fail(f"cannot export to {export_dir}: {exc.strerror or exc}")
+        typer.echo(f"Wrote {count} files under {export_dir / 'flags'}")
+        return
+
+    chosen = PRESETS[preset.value]
+    given: dict[str, Any] = {"delay": delay, "error_rate": error_rate,
+                             "throttle_rate": throttle_rate, "garbage_rate": garbage_rate,
+                             "truncate_rate": truncate_rate, "reset_rate": reset_rate,
+                             "trickle": trickle}
+    try:
+        faults = dataclasses.replace(
+            chosen.faults, **{k: v for k, v in given.items() if v is not None})
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    port = chosen.port if port is None else port
+    try:
+        sock = listen(host, port)
+    except socket.gaierror as exc:  # an unknown host: its errno is getaddrinfo's, not the OS's
+        fail(f"cannot listen on {host}:{port}: {exc.strerror}")
+    except OSError as exc:  # its strerror repeats the address: the OS's words alone
+        fail(f"cannot listen on {host}:{port}: {os.strerror(exc.errno) if exc.errno else exc}")
+
+    def announce(url: str) -> None:
+        if embedded:
+            print(url, flush=True)
+        else:
+            typer.echo(f"Serving flags at {url} ({preset.value} preset). Ctrl-C stops.")
+
+    asyncio.run(serve_app(make_app(faults), sock, announce, stop_on_stdin_eof=embedded))

@@ -1,0 +1,142 @@
+"""Async mode, as the book's flags2_asyncio.py: one event loop, one `httpx.AsyncClient`, and a
+semaphore that keeps at most `max_req` downloads talking to the server at once.
+
+Squint and the `await`s disappear: `get`, `get_flag` and `download_one` read like those of
+`_sequential.py`. Writing a file blocks, so saves run in one writer thread while the event
+loop goes on with the network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from concurrent.futures import Executor, ThreadPoolExecutor
+
+import httpx
+from tenacity import AsyncRetrying
+
+from .._models import OnResult, Options, Result
+from .._saving import kept_flag, save_result
+from ._fetch import (
+    FetchFailure,
+    body_failures,
+    check_flag,
+    check_progress,
+    check_status,
+    country_stem,
+    failure_result,
+    failures,
+    flag_url,
+    is_small_error,
+    metadata_url,
+)
+from ._http import async_client
+from ._retry import attempts_made, retry_policy
+
+
+async def get(client: httpx.AsyncClient, url: str, options: Options) -> bytes:
+    """One attempt: the whole body, or a `FetchFailure` saying why not."""
+    started = time.monotonic()
+    with failures(options):
+        async with client.stream("GET", url) as response:
+            if is_small_error(response):
+                await response.aread()  # so the connection can serve the next code
+            check_status(response)
+            body = bytearray()
+            with body_failures():
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    check_progress(len(body), started, options)
+    return bytes(body)
+
+
+async def get_with_retries(
+    client: httpx.AsyncClient, url: str, options: Options
+) -> tuple[bytes, int]:
+    """`get`, retried by the shared policy: the body and the attempts it took."""
+    retrying = AsyncRetrying(**retry_policy(options))
+    try:
+        body: bytes = await retrying(get, client, url, options)
+    except FetchFailure as exc:
+        exc.attempts = attempts_made(retrying)
+        raise
+    return body, attempts_made(retrying)
+
+
+async def get_flag(client: httpx.AsyncClient, cc: str, options: Options) -> tuple[bytes, int]:
+    image, attempts = await get_with_retries(client, flag_url(options.base_url, cc), options)
+    check_flag(image, attempts)
+    return image, attempts
+
+
+async def get_country_stem(client: httpx.AsyncClient, cc: str, options: Options) -> str | None:
+    """The file-name stem from metadata.json, or None (use the code) if it is unusable."""
+    try:
+        body, _ = await get_with_retries(client, metadata_url(options.base_url, cc), options)
+    except FetchFailure:
+        return None
+    return country_stem(body)
+
+
+async def save(writer: Executor, cc: str, image: bytes, attempts: int, stem: str | None,
+               options: Options) -> Result:
+    """`save_result` in the writer thread.
+
+    A save is seen through once handed over: if the download is cancelled meanwhile (Ctrl-C),
+    the save still finishes and its result is returned, so an interrupted run counts every
+    file it wrote. Saves take a millisecond or so; a second Ctrl-C stops the wait at once.
+    """
+    loop = asyncio.get_running_loop()
+    saving = loop.run_in_executor(writer, save_result, cc, image, attempts, stem, options)
+    try:
+        return await asyncio.shield(saving)
+    except asyncio.CancelledError:
+        return await saving
+
+
+async def download_one(client: httpx.AsyncClient, cc: str, options: Options,
+                       semaphore: asyncio.Semaphore, writer: Executor) -> Result:
+    loop = asyncio.get_running_loop()
+    if options.skip_existing and not options.names and (
+            kept := await loop.run_in_executor(writer, kept_flag, cc, None, options)):
+        return kept
+    try:
+        async with semaphore:
+            image, attempts = await get_flag(client, cc, options)
+            stem = await get_country_stem(client, cc, options) if options.names else None
+    except FetchFailure as exc:
+        return failure_result(cc, exc)
+    return await save(writer, cc, image, attempts, stem, options)
+
+
+async def supervisor(cc_list: list[str], options: Options, on_result: OnResult) -> list[Result]:
+    semaphore = asyncio.Semaphore(options.max_req)
+    results: list[Result] = []
+
+    def report(result: Result) -> None:
+        results.append(result)
+        on_result(result)
+
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flags-writer")
+    to_do: list[asyncio.Task[Result]] = []
+    try:
+        # The task group closes before the client: on Ctrl-C it cancels and awaits every
+        # download, so none goes on against a closed client.
+        async with async_client(options) as client, asyncio.TaskGroup() as group:
+            to_do = [group.create_task(download_one(client, cc, options, semaphore, writer))
+                     for cc in cc_list]
+            for next_done in asyncio.as_completed(to_do):
+                report(await next_done)
+    finally:
+        # After Ctrl-C: downloads cancelled while saving saved anyway (see `save`); count them.
+        reported = {result.cc for result in results}
+        for task in to_do:
+            if (task.done() and not task.cancelled() and task.exception() is None
+                    and task.result().cc not in reported):
+                report(task.result())
+        writer.shutdown(cancel_futures=True)
+    return results
+
+
+def download_many(cc_list: list[str], options: Options, on_result: OnResult) -> list[Result]:
+    return asyncio.run(supervisor(cc_list, options, on_result))

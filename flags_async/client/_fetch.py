@@ -1,0 +1,164 @@
+"""What a fetch means in every mode: the URLs, what each answer or failure counts as, and the
+checks on a body as it arrives.
+
+The strategies do their own I/O; everything that decides *what happened* lives here, so the
+three modes cannot drift apart in how they count a 404, a 503, a timeout or a body cut short.
+Failures are told apart by exception type and by where they happened (before the response
+headers, or while the body was arriving), never by the words of an exception's message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import json
+import time
+from collections.abc import Iterator
+
+import httpx
+
+from .._models import Options, Result, Status
+from .._saving import is_gif, safe_name
+
+#: Statuses worth asking again: the server may answer differently in a moment.
+TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+MAX_REDIRECTS = 5
+#: Error pages that say they are at most this long are read to the end, so that their
+#: connection can serve the next code, as the book's `client.get()` does; longer ones are not.
+MAX_ERROR_BODY = 64 * 1024
+
+
+class FetchFailure(Exception):
+    """A fetch that did not produce a body. `attempts` is filled in by the retry loop."""
+
+    def __init__(self, reason: str, *, transient: bool = False, retry_after: float | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.transient = transient
+        self.retry_after = retry_after
+        self.attempts = 0
+
+
+class NotFound(FetchFailure):
+    """The server answered 404: the code has no flag. Final, never retried."""
+
+    def __init__(self) -> None:
+        super().__init__("not found")
+
+
+def flag_url(base_url: str, cc: str) -> str:
+    cc = cc.lower()
+    return f"{base_url}/{cc}/{cc}.gif"
+
+
+def metadata_url(base_url: str, cc: str) -> str:
+    cc = cc.lower()
+    return f"{base_url}/{cc}/metadata.json"
+
+
+def is_small_error(response: httpx.Response) -> bool:
+    """An error page worth reading to the end: its Content-Length says it is short."""
+    length = response.headers.get("content-length", "")
+    return response.is_error and length.isdigit() and int(length) <= MAX_ERROR_BODY
+
+
+def check_status(response: httpx.Response) -> None:
+    """Raise the failure a non-2xx final response stands for."""
+    code = response.status_code
+    if code == 404:
+        raise NotFound
+    if not 200 <= code < 300:
+        raise FetchFailure(
+            f"HTTP {code}",
+            transient=code in TRANSIENT_STATUSES,
+            retry_after=parse_retry_after(response.headers.get("retry-after")),
+        )
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a `Retry-After` header: delta-seconds or an HTTP date."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    with contextlib.suppress(TypeError, ValueError):
+        when = email.utils.parsedate_to_datetime(value).timestamp()
+        return max(0.0, when - (time.time() if now is None else now))
+    return None
+
+
+def check_progress(received: int, started: float, options: Options) -> None:
+    """Called as each chunk arrives: a body may be neither too large nor late.
+
+    This is the whole-attempt deadline, the same in every mode: each wait (connect, each read)
+    is bounded by `timeout`, and a body still arriving `timeout` seconds after the attempt
+    began is abandoned, so a server that trickles bytes cannot hold a download forever.
+    """
+    if received > options.max_bytes:
+        raise FetchFailure("too large")
+    if time.monotonic() - started > options.timeout:
+        raise FetchFailure(timed_out(options), transient=True)
+
+
+def timed_out(options: Options) -> str:
+    return f"timed out after {options.timeout:g} s"
+
+
+@contextlib.contextmanager
+def failures(options: Options) -> Iterator[None]:
+    """httpx's exceptions, as the `FetchFailure` each stands for."""
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise FetchFailure(timed_out(options), transient=True) from exc
+    except httpx.TooManyRedirects as exc:
+        raise FetchFailure("too many redirects") from exc
+    except httpx.UnsupportedProtocol as exc:
+        raise FetchFailure("unsupported URL") from exc
+    except httpx.ConnectError as exc:
+        raise FetchFailure("connection failed", transient=True) from exc
+    except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+        # Before any response: the server reset or closed the connection instead of answering.
+        raise FetchFailure("connection reset", transient=True) from exc
+    except httpx.TransportError as exc:
+        raise FetchFailure(f"network error ({type(exc).__name__})", transient=True) from exc
+
+
+@contextlib.contextmanager
+def body_failures() -> Iterator[None]:
+    """Around the body: a connection lost after the headers means fewer bytes than promised."""
+    try:
+        yield
+    except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+        raise FetchFailure("truncated", transient=True) from exc
+
+
+def check_flag(image: bytes, attempts: int) -> None:
+    """A 200 that is not a GIF (a captive portal's HTML page, a PNG, nothing) is an error."""
+    if not is_gif(image):
+        failure = FetchFailure("not a GIF" if image else "empty body")
+        failure.attempts = attempts
+        raise failure
+
+
+def country_from_metadata(body: bytes) -> str | None:
+    """The `country` field of a metadata.json body, or None if the body is not usable."""
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    country = data.get("country") if isinstance(data, dict) else None
+    return country if isinstance(country, str) and country.strip() else None
+
+
+def country_stem(body: bytes) -> str | None:
+    """A safe file-name stem from a metadata.json body, or None to fall back to the code."""
+    country = country_from_metadata(body)
+    return None if country is None else safe_name(country)
+
+
+def failure_result(cc: str, exc: FetchFailure) -> Result:
+    if isinstance(exc, NotFound):
+        return Result(cc, Status.NOT_FOUND, attempts=exc.attempts)
+    return Result(cc, Status.ERROR, attempts=exc.attempts, error=exc.reason)

@@ -1,0 +1,92 @@
+"""Sequential mode, as the book's flags2_sequential.py: one code after another, one client.
+
+`download_one` is shared with the threaded mode, as in the book. `_async.py` is the same code
+with `async` and `await` added: squint, and the two read alike.
+"""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+from tenacity import Retrying
+
+from .._models import OnResult, Options, Result
+from .._saving import kept_flag, save_result
+from ._fetch import (
+    FetchFailure,
+    body_failures,
+    check_flag,
+    check_progress,
+    check_status,
+    country_stem,
+    failure_result,
+    failures,
+    flag_url,
+    is_small_error,
+    metadata_url,
+)
+from ._http import sync_client
+from ._retry import attempts_made, retry_policy
+
+
+def get(client: httpx.Client, url: str, options: Options) -> bytes:
+    """One attempt: the whole body, or a `FetchFailure` saying why not."""
+    started = time.monotonic()
+    with failures(options), client.stream("GET", url) as response:
+        if is_small_error(response):
+            response.read()  # so the connection can serve the next code
+        check_status(response)
+        body = bytearray()
+        with body_failures():
+            for chunk in response.iter_bytes():
+                body += chunk
+                check_progress(len(body), started, options)
+    return bytes(body)
+
+
+def get_with_retries(client: httpx.Client, url: str, options: Options) -> tuple[bytes, int]:
+    """`get`, retried by the shared policy: the body and the attempts it took."""
+    retrying = Retrying(**retry_policy(options))
+    try:
+        body: bytes = retrying(get, client, url, options)
+    except FetchFailure as exc:
+        exc.attempts = attempts_made(retrying)
+        raise
+    return body, attempts_made(retrying)
+
+
+def get_flag(client: httpx.Client, cc: str, options: Options) -> tuple[bytes, int]:
+    image, attempts = get_with_retries(client, flag_url(options.base_url, cc), options)
+    check_flag(image, attempts)
+    return image, attempts
+
+
+def get_country_stem(client: httpx.Client, cc: str, options: Options) -> str | None:
+    """The file-name stem from metadata.json, or None (use the code) if it is unusable."""
+    try:
+        body, _ = get_with_retries(client, metadata_url(options.base_url, cc), options)
+    except FetchFailure:
+        return None
+    return country_stem(body)
+
+
+def download_one(client: httpx.Client, cc: str, options: Options) -> Result:
+    if options.skip_existing and not options.names and (kept := kept_flag(cc, None, options)):
+        return kept
+    try:
+        image, attempts = get_flag(client, cc, options)
+    except FetchFailure as exc:
+        return failure_result(cc, exc)
+    stem = get_country_stem(client, cc, options) if options.names else None
+    return save_result(cc, image, attempts, stem, options)
+
+
+def download_many(cc_list: list[str], options: Options, on_result: OnResult) -> list[Result]:
+    results = []
+    with sync_client(options) as client:
+        for cc in cc_list:
+            result = download_one(client, cc, options)
+            on_result(result)
+            results.append(result)
+    return results

@@ -1,0 +1,79 @@
+"""Running the bundled server: bind early, serve until told to stop, stop promptly."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sys
+from collections.abc import Callable
+
+from aiohttp import web
+
+#: Queue of connections not yet accepted; the kernel caps it at net.core.somaxconn.
+BACKLOG = 4096
+#: Seconds in-flight requests get to finish when the server stops.
+SHUTDOWN_TIMEOUT = 0.5
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """Bind and listen before the event loop starts, so errors (port in use) come early.
+
+    The host is resolved first: `create_server` would report an unknown one as a bind error
+    with a negative errno, which `os.strerror` cannot name.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    address = socket.getaddrinfo(host or None, port, family=family, type=socket.SOCK_STREAM,
+                                 flags=socket.AI_PASSIVE)[0][4]  # AI_PASSIVE: "" is every address
+    return socket.create_server(address, family=family, backlog=BACKLOG)
+
+
+def base_url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{port}/flags"
+
+
+async def serve(
+    app: web.Application,
+    sock: socket.socket,
+    on_ready: Callable[[str], None],
+    stop_on_stdin_eof: bool = False,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Serve until `stop` is set: by default on SIGINT/SIGTERM, or when standard input closes
+    (when a parent process owns us). Callers outside the main thread pass their own `stop`."""
+    # Stop promptly: a slow response still in flight (up to 5 s, or whatever --delay says) is
+    # cut after a moment instead of holding the shutdown for aiohttp's default 60 s.
+    runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                           shutdown_timeout=SHUTDOWN_TIMEOUT)
+    await runner.setup()
+    try:
+        await web.SockSite(runner, sock, backlog=BACKLOG).start()
+        loop = asyncio.get_running_loop()
+        if stop is None:
+            stop = asyncio.Event()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, stop.set)
+        if stop_on_stdin_eof:
+            _stop_when_stdin_closes(loop, stop)
+        on_ready(base_url(sock))
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def _stop_when_stdin_closes(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    """A parent that dies, even by SIGKILL, closes our stdin: never outlive it."""
+    fd = sys.stdin.fileno()
+
+    def on_readable() -> None:
+        with contextlib.suppress(OSError):
+            if os.read(fd, 4096):
+                return
+        loop.remove_reader(fd)
+        stop.set()
+
+    loop.add_reader(fd, on_readable)
