@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-HEAVY = ("httpx", "aiohttp", "tqdm", "PIL", "matplotlib", "pydantic", "tenacity")
+HEAVY = ("httpx", "aiohttp", "tqdm", "PIL", "matplotlib", "pydantic")
 
 PROBE = """
 import sys

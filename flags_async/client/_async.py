@@ -13,7 +13,6 @@ import time
 from concurrent.futures import Executor, ThreadPoolExecutor
 
 import httpx
-from tenacity import AsyncRetrying
 
 from .._models import OnResult, Options, Result
 from .._saving import kept_flag, save_result
@@ -31,7 +30,7 @@ from ._fetch import (
     metadata_url,
 )
 from ._http import async_client
-from ._retry import attempts_made, retry_policy
+from ._retry import retry_wait
 
 
 async def get(client: httpx.AsyncClient, url: str, options: Options) -> bytes:
@@ -53,14 +52,18 @@ async def get(client: httpx.AsyncClient, url: str, options: Options) -> bytes:
 async def get_with_retries(
     client: httpx.AsyncClient, url: str, options: Options
 ) -> tuple[bytes, int]:
-    """`get`, retried by the shared policy: the body and the attempts it took."""
-    retrying = AsyncRetrying(**retry_policy(options))
-    try:
-        body: bytes = await retrying(get, client, url, options)
-    except FetchFailure as exc:
-        exc.attempts = attempts_made(retrying)
-        raise
-    return body, attempts_made(retrying)
+    """`get`, retried as the shared policy says: the body and the attempts it took."""
+    attempt = 1
+    while True:
+        try:
+            return await get(client, url, options), attempt
+        except FetchFailure as exc:
+            exc.attempts = attempt
+            wait = retry_wait(exc, attempt, options)
+            if wait is None:
+                raise
+            await asyncio.sleep(wait)
+        attempt += 1
 
 
 async def get_flag(client: httpx.AsyncClient, cc: str, options: Options) -> tuple[bytes, int]:

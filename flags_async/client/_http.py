@@ -12,6 +12,7 @@ from functools import cache
 import httpx
 
 from .._models import Options, TransportName
+from ._cookie_skip import skip_cookie_parsing
 from ._fetch import MAX_REDIRECTS
 
 
@@ -37,12 +38,12 @@ def async_transport(options: Options) -> httpx.AsyncBaseTransport:
 
 def async_client(options: Options) -> httpx.AsyncClient:
     """The async client: `timeout` bounds each wait, `_fetch.check_progress` the attempt."""
-    return httpx.AsyncClient(
+    return skip_cookie_parsing(httpx.AsyncClient(
         transport=async_transport(options),
         timeout=options.timeout,
         follow_redirects=True,
         max_redirects=MAX_REDIRECTS,
-    )
+    ))
 
 
 def sync_client(options: Options) -> httpx.Client:
@@ -50,9 +51,9 @@ def sync_client(options: Options) -> httpx.Client:
     limits = httpx.Limits(
         max_connections=options.max_req, max_keepalive_connections=options.max_req
     )
-    return httpx.Client(
+    return skip_cookie_parsing(httpx.Client(
         transport=httpx.HTTPTransport(verify=ssl_context(), limits=limits),
         timeout=options.timeout,
         follow_redirects=True,
         max_redirects=MAX_REDIRECTS,
-    )
+    ))

@@ -1,16 +1,14 @@
-"""The one retry policy, for every mode: which failures are tried again, how often, and when.
+"""The one retry policy, for every mode: which failures are tried again, how often, and after
+how long a wait. Each mode's `get_with_retries` is the same small loop around it, with
+`time.sleep` or `await asyncio.sleep`.
 
-It is tenacity's (`Retrying` in the sync modes, `AsyncRetrying` in async mode), built from the
-same arguments, so the modes cannot drift apart. See docs/design.md for why tenacity rather
-than a hand-written loop, and what it costs.
+Why a plain loop and not tenacity: on a fast server tenacity's per-call bookkeeping was a
+quarter of an async run's time (docs/design.md has the measurement).
 """
 
 from __future__ import annotations
 
 import random
-from typing import Any
-
-from tenacity import BaseRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from .._models import Options
 from ._fetch import FetchFailure
@@ -21,38 +19,20 @@ MAX_RETRY_AFTER = 30.0
 MAX_BACKOFF = 10.0
 
 
-def is_transient(exc: BaseException) -> bool:
-    """Worth another attempt: the server may answer differently in a moment."""
-    return isinstance(exc, FetchFailure) and exc.transient
+def retry_wait(exc: FetchFailure, attempt: int, options: Options) -> float | None:
+    """After attempt number `attempt` failed with `exc`: seconds to wait before the next one,
+    or None to give up (a final failure, such as a 404 or a 418, or no retries left)."""
+    if not exc.transient or attempt > options.retries:
+        return None
+    return backoff_seconds(exc, attempt, options)
 
 
-def backoff_seconds(exc: BaseException | None, retry: int, options: Options) -> float:
+def backoff_seconds(exc: FetchFailure, retry: int, options: Options) -> float:
     """How long to wait before retry number `retry` (1 for the first retry).
 
     The server's `Retry-After` if it gave one (capped), else "full jitter": a random time up to
     `backoff * 2**retry`, so that clients failing together do not come back together.
     """
-    if isinstance(exc, FetchFailure) and exc.retry_after is not None:
+    if exc.retry_after is not None:
         return min(exc.retry_after, MAX_RETRY_AFTER)
     return random.uniform(0, min(MAX_BACKOFF, options.backoff * 2**retry))
-
-
-def retry_policy(options: Options) -> dict[str, Any]:
-    """Keyword arguments for tenacity's `Retrying` and `AsyncRetrying`: up to `retries` more
-    attempts after the first, for transient failures only, the last failure re-raised."""
-
-    def wait(state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        return backoff_seconds(exc, state.attempt_number, options)
-
-    return {
-        "stop": stop_after_attempt(options.retries + 1),
-        "wait": wait,
-        "retry": retry_if_exception(is_transient),
-        "reraise": True,
-    }
-
-
-def attempts_made(retrying: BaseRetrying) -> int:
-    """How many attempts a finished `Retrying`/`AsyncRetrying` call made."""
-    return int(retrying.statistics.get("attempt_number", 1))

@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 
 import httpx
-from tenacity import Retrying
 
 from .._models import OnResult, Options, Result
 from .._saving import kept_flag, save_result
@@ -27,7 +26,7 @@ from ._fetch import (
     metadata_url,
 )
 from ._http import sync_client
-from ._retry import attempts_made, retry_policy
+from ._retry import retry_wait
 
 
 def get(client: httpx.Client, url: str, options: Options) -> bytes:
@@ -46,14 +45,18 @@ def get(client: httpx.Client, url: str, options: Options) -> bytes:
 
 
 def get_with_retries(client: httpx.Client, url: str, options: Options) -> tuple[bytes, int]:
-    """`get`, retried by the shared policy: the body and the attempts it took."""
-    retrying = Retrying(**retry_policy(options))
-    try:
-        body: bytes = retrying(get, client, url, options)
-    except FetchFailure as exc:
-        exc.attempts = attempts_made(retrying)
-        raise
-    return body, attempts_made(retrying)
+    """`get`, retried as the shared policy says: the body and the attempts it took."""
+    attempt = 1
+    while True:
+        try:
+            return get(client, url, options), attempt
+        except FetchFailure as exc:
+            exc.attempts = attempt
+            wait = retry_wait(exc, attempt, options)
+            if wait is None:
+                raise
+            time.sleep(wait)
+        attempt += 1
 
 
 def get_flag(client: httpx.Client, cc: str, options: Options) -> tuple[bytes, int]:
