@@ -3,7 +3,7 @@ how long a wait. Each mode's `get_with_retries` is the same small loop around it
 `time.sleep` or `await asyncio.sleep`.
 
 Why a plain loop and not tenacity: on a fast server tenacity's per-call bookkeeping was a
-quarter of an async run's time (docs/design.md has the measurement).
+large share of an async run (docs/design.md has the measurement).
 """
 
 from __future__ import annotations
