@@ -15,6 +15,8 @@ from typing import Any
 DEFAULT_DEST = Path("downloads")
 DEFAULT_MAX_REQ = 100
 DEFAULT_TIMEOUT = 10.0
+#: The longest `timeout` accepted: an hour is already longer than any flag should take.
+MAX_TIMEOUT = 3600.0
 DEFAULT_RETRIES = 2
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 
@@ -68,8 +70,8 @@ class Options:
     def __post_init__(self) -> None:
         if self.max_req < 1:
             raise ValueError("max_req must be at least 1")
-        if self.timeout <= 0:
-            raise ValueError("timeout must be positive")
+        if not 0 < self.timeout <= MAX_TIMEOUT:
+            raise ValueError(f"timeout must be more than 0 and at most {MAX_TIMEOUT:g} seconds")
         if self.retries < 0:
             raise ValueError("retries must not be negative")
         object.__setattr__(self, "base_url", self.base_url.rstrip("/"))

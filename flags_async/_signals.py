@@ -1,20 +1,20 @@
-"""SIGTERM, as Ctrl-C: a download stopped by `kill` cancels, cleans up and reports too."""
+"""Stopping a download from outside: Ctrl-C, and SIGTERM treated as Ctrl-C."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import signal
-from collections.abc import Iterator
+import threading
+from collections.abc import Awaitable, Iterator
 from types import FrameType
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
-    """Do what Ctrl-C would do now.
-
-    Inside `asyncio.run` that is its SIGINT handler, which cancels the main task, so the
-    supervisor cancels the downloads in order. A `KeyboardInterrupt` raised here instead would
-    land inside whichever task happens to be running, outside the supervisor's control.
-    """
+    """Do what Ctrl-C would do now: call the SIGINT handler in effect."""
     on_ctrl_c = signal.getsignal(signal.SIGINT)
     if not callable(on_ctrl_c):  # SIGINT ignored (a background job) or unset
         raise KeyboardInterrupt
@@ -29,3 +29,47 @@ def sigterm_as_ctrl_c() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+async def interruptible(work: Awaitable[T]) -> T:
+    """Await `work`; Ctrl-C and SIGTERM cancel it, and then raise KeyboardInterrupt here.
+
+    `asyncio.run` handles a first Ctrl-C the same way, but raises KeyboardInterrupt at a second
+    one wherever the program happens to be, which can leave a task or a future unresolved:
+    tracebacks, or a hang. Here every signal is handled by the event loop, as a callback: the
+    first cancels the work, which then ends in order; later ones change nothing. Signals are
+    delivered to the main thread only; elsewhere `work` is simply awaited.
+    """
+    task = asyncio.current_task()
+    if task is None or threading.current_thread() is not threading.main_thread():
+        return await work
+    received: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        received.append(signum)
+        task.cancel()
+
+    with _handled_by_loop(on_signal):
+        try:
+            return await work
+        except asyncio.CancelledError:
+            if received:
+                raise KeyboardInterrupt from None
+            raise
+
+
+@contextlib.contextmanager
+def _handled_by_loop(handler: Any) -> Iterator[None]:
+    """SIGINT (unless ignored) and SIGTERM call `handler(signum)` on the running loop; the
+    previous handlers are back afterwards."""
+    loop = asyncio.get_running_loop()
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    handled = [signum for signum, old in previous.items() if old is not signal.SIG_IGN]
+    for signum in handled:
+        loop.add_signal_handler(signum, handler, signum)
+    try:
+        yield
+    finally:
+        for signum in handled:
+            loop.remove_signal_handler(signum)
+            signal.signal(signum, previous[signum])

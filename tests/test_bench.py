@@ -182,3 +182,21 @@ def test_unknown_modes_are_a_usage_error(modes: str, capsys: pytest.CaptureFixtu
 def test_scenario_result_json_counts_codes() -> None:
     result = ScenarioResult("fast", "http://x", ["AA", "AB"], 3)
     assert result.as_dict()["codes"] == 2
+
+
+def test_a_server_with_nothing_listening_stops_the_bench_before_any_run(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["bench", "--scenario", "fast", "-s", "http://127.0.0.1:1/flags", "BR"]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.strip().splitlines() == [
+        "flags-async: error: cannot connect to 127.0.0.1:1: Connection refused"]
+    assert captured.out == ""  # no table of failed runs
+
+
+def test_a_limit_alone_limits_the_scenario_s_own_codes(
+    server_url: str, capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["bench", "--scenario", "fast", "-s", server_url, "--runs", "1", "-l", "30",
+                 "--modes", "async"]) == 0
+    assert "fast scenario: 30 codes (AA to BD)" in capsys.readouterr().out

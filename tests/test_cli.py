@@ -55,8 +55,13 @@ def test_help_exits_0(args: list[str], capsys: pytest.CaptureFixture[str]) -> No
         (["download", "--max_req", "-5"], "--max-req"),
         (["download", "-s", "nowhere"], "unknown server 'nowhere'"),
         (["download", "-s", "ftp://example.com/flags"], "unsupported URL scheme 'ftp'"),
-        (["download", "--timeout", "-1"], "not a positive number"),
-        (["download", "--timeout", "0"], "not a positive number"),
+        (["download", "--timeout", "-1"], "not a number of seconds above 0"),
+        (["download", "--timeout", "0"], "not a number of seconds above 0"),
+        (["download", "--timeout", "nan"], "not a number of seconds above 0"),
+        (["download", "--timeout", "inf"], "not a number of seconds above 0"),
+        (["download", "--timeout", "1e10"], "up to 3600"),
+        (["bench", "--timeout", "inf"], "not a number of seconds above 0"),
+        (["serve", "--delay", "0", "inf"], "delay"),
         (["download", "--mode", "fibers"], "--mode"),
         (["download", "--mode", "threads", "--transport", "aiohttp"], "async mode only"),
         (["download", "-a", "-e"], "not both"),
@@ -333,6 +338,27 @@ def test_ctrl_c_at_a_terminal_reaches_the_process_group_and_the_report_matches_t
     saved = gif_files(tmp_path)
     assert saved and leftovers(tmp_path) == []
     assert f"{len(saved):3} flags downloaded." in out
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+def test_a_second_ctrl_c_at_once_still_ends_in_order(
+    make_server: MakeServer, transport: str, tmp_path: Path, ctrl_c_enabled: None
+) -> None:
+    """A terminal's Ctrl-C can arrive twice within milliseconds (to the process and to its
+    group). The run still ends at once, with the report, no traceback and no partial file."""
+    with make_server(Faults(delay=(0.2, 3.0))) as url:
+        child = _cli("download", "-e", "-v", "-s", url, "-d", str(tmp_path),
+                     "--transport", transport)
+        wait_for_saved_flags(child)
+        os.kill(child.pid, signal.SIGINT)
+        time.sleep(0.002)  # not a wait for a state: two signals at once would merge into one
+        os.kill(child.pid, signal.SIGINT)
+        out, err = child.communicate(timeout=20)
+    assert child.returncode == 130, err
+    assert "Traceback" not in err and "never retrieved" not in err
+    saved = gif_files(tmp_path)
+    assert f"{len(saved):3} flags downloaded." in out
+    assert leftovers(tmp_path) == []
 
 
 def test_sigterm_inside_asyncio_run_cancels_the_main_task_as_ctrl_c_does(

@@ -29,7 +29,8 @@ def test_options_strip_a_trailing_slash_from_the_base_url() -> None:
     assert Options(base_url="http://h/flags/").base_url == "http://h/flags"
 
 
-@pytest.mark.parametrize("bad", [{"max_req": 0}, {"timeout": 0}, {"retries": -1}])
+@pytest.mark.parametrize("bad", [{"max_req": 0}, {"timeout": 0}, {"timeout": float("nan")},
+                                 {"timeout": float("inf")}, {"retries": -1}])
 def test_options_refuse_impossible_values(bad: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         Options(base_url="http://h", **bad)  # type: ignore[arg-type]

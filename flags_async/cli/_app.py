@@ -7,6 +7,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from .. import __version__
+from .._models import MAX_TIMEOUT
 from ._fast_help import HELP_OPTION
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -45,10 +46,11 @@ def _root(
         raise typer.Exit(EXIT_USAGE)
 
 
-def positive(value: float) -> float:
-    """A typer callback: seconds must be more than zero."""
-    if not value > 0:
-        raise typer.BadParameter(f"{value:g} is not a positive number of seconds")
+def seconds(value: float) -> float:
+    """A typer callback for `--timeout`: more than 0 and at most `MAX_TIMEOUT` seconds."""
+    if not 0 < value <= MAX_TIMEOUT:
+        raise typer.BadParameter(
+            f"{value:g} is not a number of seconds above 0 and up to {MAX_TIMEOUT:g}")
     return value
 
 

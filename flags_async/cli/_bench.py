@@ -11,8 +11,8 @@ import typer
 
 from .._codes import CodeError, select_codes
 from .._models import DEFAULT_RETRIES, DEFAULT_TIMEOUT, ServerError
-from ..client._server_url import resolve_server
-from ._app import EXIT_INTERRUPTED, app, fail, positive
+from ..client._server_url import check_reachable, resolve_server
+from ._app import EXIT_INTERRUPTED, app, fail, seconds
 
 
 class ScenarioName(StrEnum):
@@ -50,7 +50,7 @@ def bench(
         "-s", "--server", metavar="LABEL|URL", show_default=False,
         help="Use this server for every scenario instead of starting the bundled one.")] = None,
     timeout: Annotated[float, typer.Option(
-        "--timeout", metavar="SECONDS", callback=positive,
+        "--timeout", metavar="SECONDS", callback=seconds,
         help="Limit for each wait and for each whole attempt.")] = DEFAULT_TIMEOUT,
     retries: Annotated[int, typer.Option(
         "--retries", min=0, metavar="N", help="Retries for transient failures.",
@@ -76,7 +76,7 @@ def bench(
             param_hint="'--modes'")
     try:
         selected = (select_codes(codes or [], all_cc=all_cc, every=every, limit=limit)
-                    if (codes or all_cc or every or limit) else None)
+                    if (codes or all_cc or every) else None)
         url = None if server is None else resolve_server(server)[1]
     except CodeError as exc:
         raise typer.BadParameter(str(exc)) from None
@@ -84,6 +84,11 @@ def bench(
         raise typer.BadParameter(str(exc), param_hint="'-s' / '--server'") from None
     if plot_path is not None:
         check_chart(plot_path)
+    if url is not None:
+        try:
+            check_reachable(url, timeout)
+        except ServerError as exc:
+            fail(str(exc))
     names = list(SCENARIOS) if scenario is ScenarioName.ALL else [scenario.value]
 
     def report_run(run: Run) -> None:
@@ -95,7 +100,7 @@ def bench(
         for name in names:
             spec = SCENARIOS[name]
             cc_list = selected or select_codes(every=spec.codes == "every",
-                                               all_cc=spec.codes == "all")
+                                               all_cc=spec.codes == "all", limit=limit)
             result = bench_scenario(
                 spec, chosen, cc_list, max_req=max_req or spec.max_req, runs=runs or spec.runs,
                 server_url=url, run_sequential=run_sequential, timeout=timeout,

@@ -22,7 +22,7 @@ from .._models import (
     TransportName,
 )
 from ..client._server_url import EMBEDDED, LABELS, check_reachable, resolve_server
-from ._app import EXIT_ERRORS, EXIT_INTERRUPTED, EXIT_OK, app, fail, positive
+from ._app import EXIT_ERRORS, EXIT_INTERRUPTED, EXIT_OK, app, fail, seconds
 from ._report import counts_report, final_report, initial_report, progress
 
 
@@ -57,7 +57,7 @@ def download(
         help="Async mode only: aiohttp (default, fast) or httpx (the book's, for comparison).",
     )] = None,
     timeout: Annotated[float, typer.Option(
-        "--timeout", metavar="SECONDS", callback=positive,
+        "--timeout", metavar="SECONDS", callback=seconds,
         help="Limit for each wait (connect, each read) and for each whole attempt.",
     )] = DEFAULT_TIMEOUT,
     retries: Annotated[int, typer.Option(

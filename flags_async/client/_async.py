@@ -16,6 +16,7 @@ import httpx
 
 from .._models import OnResult, Options, Result
 from .._saving import kept_flag, save_result
+from .._signals import interruptible
 from ._fetch import (
     FetchFailure,
     body_failures,
@@ -142,4 +143,4 @@ async def supervisor(cc_list: list[str], options: Options, on_result: OnResult) 
 
 
 def download_many(cc_list: list[str], options: Options, on_result: OnResult) -> list[Result]:
-    return asyncio.run(supervisor(cc_list, options, on_result))
+    return asyncio.run(interruptible(supervisor(cc_list, options, on_result)))

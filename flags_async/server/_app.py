@@ -7,6 +7,7 @@ the point of the book's DELAY and ERROR servers: they make concurrency visible.
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import socket
 import struct
@@ -38,8 +39,8 @@ class Faults:
     def __post_init__(self) -> None:
         if self.delay is not None:
             low, high = self.delay
-            if not 0 <= low <= high:
-                raise ValueError("delay needs 0 <= MIN <= MAX")
+            if not 0 <= low <= high < math.inf:
+                raise ValueError("delay needs 0 <= MIN <= MAX, in seconds")
         rates = self._rates()
         if not all(0 <= rate <= 1 for _, rate in rates):
             raise ValueError("each fault rate must be between 0 and 1")
