@@ -8,8 +8,8 @@ The public API is small: pick codes, describe the run, download.
 
 __version__ = "0.1.0"
 
+from ._api import Interrupted, download, strategy
 from ._codes import CodeError, country_codes, select_codes
-from ._download import Interrupted, download, strategy
 from ._models import Mode, Options, Report, Result, ServerError, Status, TransportName
 
 __all__ = [

@@ -22,7 +22,7 @@ class CodeError(ValueError):
 @cache
 def country_codes() -> tuple[str, ...]:
     """The 194 codes of `data/country_codes.txt`, shipped inside the package."""
-    from importlib import resources  # 10+ ms to import: only when the list is needed
+    from importlib import resources  # imported only when the list is needed
     text = resources.files("flags_async").joinpath("data/country_codes.txt").read_text("ascii")
     return tuple(sorted(text.split()))
 

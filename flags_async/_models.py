@@ -75,6 +75,11 @@ class Options:
         if self.retries < 0:
             raise ValueError("retries must not be negative")
         object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
+        object.__setattr__(self, "dest", Path(self.dest))  # a str or any os.PathLike
+
+    def transport_in(self, mode: Mode) -> TransportName:
+        """What carries the bytes in `mode`: the sync modes always use httpx's own."""
+        return self.transport if mode is Mode.ASYNC else TransportName.HTTPX
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,20 +29,24 @@ def is_gif(image: bytes) -> bool:
     return image.startswith(GIF_SIGNATURES)
 
 
-def is_whole_gif(path: Path) -> bool:
-    """A file worth keeping: a GIF signature at the start and the trailer byte (`;`) at the
-    end, which a file cut short by some other tool lacks."""
+def is_whole_gif(image: bytes) -> bool:
+    """A GIF signature at the start and the trailer byte (`;`) at the end, which a GIF cut
+    short lacks."""
+    return is_gif(image) and image.endswith(b";")
+
+
+def is_whole_gif_file(path: Path) -> bool:
+    """A file worth keeping: a whole GIF (see `is_whole_gif`)."""
     try:
-        data = path.read_bytes()
+        return is_whole_gif(path.read_bytes())
     except OSError:
         return False
-    return is_gif(data) and data.endswith(b";")
 
 
 def kept_flag(cc: str, stem: str | None, options: Options) -> Result | None:
     """With `skip_existing`: the result for a whole flag already in `dest`, else None."""
     path = options.dest / f"{stem or cc.lower()}.gif"
-    if not (options.skip_existing and is_whole_gif(path)):
+    if not (options.skip_existing and is_whole_gif_file(path)):
         return None
     return Result(cc, Status.SKIPPED, path, path.stat().st_size, attempts=0)
 
@@ -78,8 +82,7 @@ def write_atomically(path: Path, data: bytes) -> None:
     """Write `data` to `path` through a temporary file renamed into place.
 
     A crash, Ctrl-C or a full disk leaves either the old file or the whole new one, and no
-    temporary file behind. Plain `os` calls: this is on every mode's path, once per flag, and
-    in threaded mode each extra Python step between system calls is another wait for the GIL.
+    temporary file behind.
     """
     while True:
         tmp = path.with_name(f".{path.stem}.{os.getpid()}-{next(_TMP_SEQ)}.part")

@@ -32,11 +32,12 @@ def sigterm_as_ctrl_c() -> Iterator[None]:
 
 
 async def interruptible(work: Awaitable[T]) -> T:
-    """Await `work`; Ctrl-C and SIGTERM cancel it, and then raise KeyboardInterrupt here.
+    """Await `work`; Ctrl-C (and SIGTERM inside `sigterm_as_ctrl_c`) cancel it, and then
+    raise KeyboardInterrupt here.
 
     `asyncio.run` handles a first Ctrl-C the same way, but raises KeyboardInterrupt at a second
     one wherever the program happens to be, which can leave a task or a future unresolved:
-    tracebacks, or a hang. Here every signal is handled by the event loop, as a callback: the
+    tracebacks, or a hang. Here the signals are handled by the event loop, as callbacks: the
     first cancels the work, which then ends in order; later ones change nothing. Signals are
     delivered to the main thread only; elsewhere `work` is simply awaited.
     """
@@ -46,8 +47,9 @@ async def interruptible(work: Awaitable[T]) -> T:
     received: list[int] = []
 
     def on_signal(signum: int) -> None:
+        if not received:
+            task.cancel()
         received.append(signum)
-        task.cancel()
 
     with _handled_by_loop(on_signal):
         try:
@@ -60,11 +62,12 @@ async def interruptible(work: Awaitable[T]) -> T:
 
 @contextlib.contextmanager
 def _handled_by_loop(handler: Any) -> Iterator[None]:
-    """SIGINT (unless ignored) and SIGTERM call `handler(signum)` on the running loop; the
-    previous handlers are back afterwards."""
+    """SIGINT (unless ignored), and SIGTERM if it is to act as Ctrl-C, call `handler(signum)`
+    on the running loop; the previous handlers are back afterwards."""
     loop = asyncio.get_running_loop()
     previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
-    handled = [signum for signum, old in previous.items() if old is not signal.SIG_IGN]
+    handled = [signum for signum, old in previous.items()
+               if old is not signal.SIG_IGN and (signum == signal.SIGINT or old is _interrupt)]
     for signum in handled:
         loop.add_signal_handler(signum, handler, signum)
     try:

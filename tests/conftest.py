@@ -16,7 +16,7 @@ from aiohttp import web
 
 from flags_async.server._app import Faults, make_app
 from flags_async.server._catalogue import Entry, build_catalogue
-from flags_async.server._serve import listen, serve
+from flags_async.server._serve import listen, serve_until_stopped
 
 NO_FAULTS = Faults()
 
@@ -43,7 +43,7 @@ def serving(make: Callable[[], web.Application]) -> Iterator[str]:
         ready.set()
 
     async def main() -> None:
-        await serve(make(), sock, on_ready, stop=stop)
+        await serve_until_stopped(make(), sock, on_ready, stop=stop)
 
     thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
     thread.start()

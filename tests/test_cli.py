@@ -381,6 +381,37 @@ def test_sigterm_inside_asyncio_run_cancels_the_main_task_as_ctrl_c_does(
     assert seen == ["CancelledError"]  # not a KeyboardInterrupt raised wherever the task was
 
 
+SIGTERM_IN_INTERRUPTIBLE = """
+import asyncio, signal, sys
+from flags_async._signals import interruptible, sigterm_as_ctrl_c
+
+async def work():
+    signal.raise_signal(signal.SIGTERM)
+    await asyncio.sleep(5)
+
+try:
+    if sys.argv[1] == "cli":
+        with sigterm_as_ctrl_c():
+            asyncio.run(interruptible(work()))
+    else:
+        asyncio.run(interruptible(work()))
+except KeyboardInterrupt:
+    print("interrupted")
+"""
+
+
+@pytest.mark.parametrize(("where", "returncode", "out"), [
+    ("cli", 0, "interrupted\n"),  # inside the command line: SIGTERM stops as Ctrl-C does
+    ("library", -signal.SIGTERM, ""),  # a library caller's SIGTERM is left alone
+])
+def test_sigterm_is_taken_over_only_where_the_cli_asks(
+    where: str, returncode: int, out: str, ctrl_c_enabled: None
+) -> None:
+    done = subprocess.run([sys.executable, "-c", SIGTERM_IN_INTERRUPTIBLE, where],
+                          capture_output=True, text=True, timeout=30, check=False)
+    assert (done.returncode, done.stdout) == (returncode, out), done.stderr
+
+
 def test_sigterm_outside_asyncio_run_is_a_keyboard_interrupt() -> None:
     from flags_async._signals import sigterm_as_ctrl_c
 

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
+import respx
 
 from flags_async import Options
 from flags_async.client._http import async_client, sync_client
@@ -25,21 +26,20 @@ def server(request: httpx.Request) -> httpx.Response:
 
 @pytest.fixture(params=["sync", "async"])
 def get(request: pytest.FixtureRequest) -> Iterator[Callable[[str], httpx.Response]]:
-    """`get(path)` through the project's own client of either kind, over a mock transport."""
+    """`get(path)` through the project's own client of either kind; respx answers."""
     options = Options(base_url=BASE)
-    if request.param == "sync":
-        client = sync_client(options)
-        client._transport = httpx.MockTransport(server)  # the network part only
-        yield lambda path: client.get(BASE + path)
-        client.close()
-    else:
-        aclient = async_client(options)
-        aclient._transport = httpx.MockTransport(server)
+    with respx.mock(using="httpx", assert_all_called=False) as router:
+        router.route(host="flags.test").mock(side_effect=server)
+        if request.param == "sync":
+            with sync_client(options) as client:
+                yield lambda path: client.get(BASE + path)
+        else:
+            aclient = async_client(options)
 
-        async def aget(path: str) -> httpx.Response:
-            return await aclient.get(BASE + path)
+            async def aget(path: str) -> httpx.Response:
+                return await aclient.get(BASE + path)
 
-        yield lambda path: asyncio.run(aget(path))
+            yield lambda path: asyncio.run(aget(path))
 
 
 def test_a_cookie_set_by_the_server_is_sent_back(get: Callable[[str], httpx.Response]) -> None:

@@ -14,7 +14,7 @@ from flags_async import Mode, Options, Report, Result, Status, TransportName, do
 from tests.conftest import gif_files, leftovers
 
 BASE = "http://flags.test/flags"
-GIF = b"GIF89a" + bytes(range(256)) * 4
+GIF = b"GIF89a" + bytes(range(256)) * 4 + b";"  # signature ... trailer
 MODES = list(Mode)
 
 
@@ -150,7 +150,7 @@ def test_a_body_cut_short_is_truncated_whatever_the_message(
 @pytest.mark.parametrize(
     ("body", "reason"),
     [(b"<html>Sign in to the Wi-Fi</html>", "not a GIF"), (b"\x89PNG\r\n", "not a GIF"),
-     (b"", "empty body")],
+     (b"", "empty body"), (GIF[:100], "incomplete GIF")],
 )
 def test_a_200_that_is_not_a_gif_is_an_error_and_not_saved(
     router: Any, mode: Mode, body: bytes, reason: str, tmp_path: Path
@@ -158,6 +158,17 @@ def test_a_200_that_is_not_a_gif_is_an_error_and_not_saved(
     router.get("/br/br.gif").respond(200, content=body, headers={"Content-Type": "image/gif"})
     result = only(run(mode, tmp_path))
     assert result.status is Status.ERROR and result.error == reason and result.attempts == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_body_that_does_not_match_its_content_encoding_is_an_error(
+    router: Any, mode: Mode, tmp_path: Path
+) -> None:
+    router.get("/br/br.gif").side_effect = lambda request: httpx.Response(
+        200, headers={"Content-Encoding": "gzip"}, stream=httpx.ByteStream(GIF))  # not gzip
+    result = only(run(mode, tmp_path))
+    assert (result.status, result.error, result.attempts) == (Status.ERROR, "undecodable body", 1)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -101,6 +101,8 @@ def test_an_interrupt_reports_what_completed_and_leaves_only_whole_files(
     assert report.as_dict()["interrupted"] is True
     assert leftovers(tmp_path) == []
     assert all(f.read_bytes().startswith(b"GIF89a") for f in gif_files(tmp_path))
+    ok_paths = sorted(r.path for r in report.results if r.path is not None)
+    assert ok_paths == gif_files(tmp_path)  # the report counts exactly the files on disk
 
 
 @pytest.mark.parametrize("transport", list(TransportName))

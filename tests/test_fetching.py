@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+from pathlib import Path
 
 import httpx
 import pytest
@@ -27,6 +28,10 @@ def test_urls_use_lower_case_codes_as_the_book_does() -> None:
 
 def test_options_strip_a_trailing_slash_from_the_base_url() -> None:
     assert Options(base_url="http://h/flags/").base_url == "http://h/flags"
+
+
+def test_options_take_dest_as_any_path_like() -> None:
+    assert Options(base_url="http://h", dest="flags").dest == Path("flags")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("bad", [{"max_req": 0}, {"timeout": 0}, {"timeout": float("nan")},
@@ -91,11 +96,14 @@ def test_backoff_grows_exponentially_with_full_jitter(retry: int, ceiling: float
 
 
 def test_the_policy_waits_longer_after_each_failed_attempt() -> None:
-    options = Options(base_url="http://h", backoff=0.1, retries=3)
+    options = Options(base_url="http://h", backoff=0.1, retries=5)
     failure = FetchFailure("x", transient=True)
-    waits = [retry_wait(failure, 2, options) for _ in range(200)]
-    assert all(w is not None and w <= 0.4 for w in waits)
-    assert max(w for w in waits if w is not None) > 0.2  # retry 2's range, not retry 1's
+    ceilings = []
+    for attempt in (1, 2, 3):
+        waits = [retry_wait(failure, attempt, options) for _ in range(300)]
+        assert all(w is not None for w in waits)
+        ceilings.append(max(w for w in waits if w is not None))
+    assert ceilings[0] <= 0.2 < ceilings[1] <= 0.4 < ceilings[2] <= 0.8
 
 
 def test_transient_failures_are_retried_until_the_retries_run_out() -> None:

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .._download import download
+from .._api import download
 from .._models import Mode, Options, TransportName
 from ..server._embedded import given_or_embedded
 

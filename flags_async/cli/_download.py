@@ -82,8 +82,8 @@ def download(
         "-q", "--quiet", help="Print only the final counts.")] = False,
 ) -> None:
     """Download flags for country codes, and report what happened."""
-    from .._download import Interrupted
-    from .._download import download as run_download
+    from .._api import Interrupted
+    from .._api import download as run_download
     from .._signals import sigterm_as_ctrl_c
     from ..client._limits import ensure_fd_limit
     from ..server._embedded import given_or_embedded
@@ -113,10 +113,10 @@ def download(
                 names=names, transport=transport or TransportName.AIOHTTP, max_bytes=max_bytes,
                 skip_existing=skip_existing,
             )
-            effective = options.transport if mode is Mode.ASYNC else TransportName.HTTPX
             actual_req = 1 if mode is Mode.SEQUENTIAL else min(max_req, len(cc_list))
             if not (json_out or quiet):
-                typer.echo(initial_report(label, base_url, cc_list, actual_req, mode, effective))
+                typer.echo(initial_report(label, base_url, cc_list, actual_req, mode,
+                                            options.transport_in(mode)))
             lines_out = sys.stderr if json_out else sys.stdout
             with progress(len(cc_list), verbose=verbose, out=lines_out) as on_result:
                 report = run_download(cc_list, options, mode, on_result)

@@ -3,8 +3,8 @@
 typer 0.29 passes every parameter value that is not a bool through its pydantic-based
 coercion (`_TyperParameter.process_value` in typer/core.py), importing pydantic on first use.
 Its built-in help flag holds None when it is not given, so the root command's help flag alone
-made even `flags-async download --help` import pydantic, nearly doubling its time
-(docs/design.md). A bool flag that defaults to False skips that coercion. It works around the
+made even `flags-async download --help` import pydantic (docs/design.md has the cost). A
+bool flag that defaults to False skips that coercion. It works around the
 start-up cost tracked upstream in fastapi/typer#744. `tests/test_imports.py` checks that help
 loads no pydantic, and that typer's own help flag still would (drop this module when not).
 """

@@ -66,8 +66,7 @@ def serve(
 
     from ..server._app import PRESETS, make_app
     from ..server._catalogue import export
-    from ..server._serve import listen
-    from ..server._serve import serve as serve_app
+    from ..server._serve import listen, serve_until_stopped
 
     if export_dir is not None:
         try:
@@ -101,4 +100,4 @@ def serve(
         else:
             typer.echo(f"Serving flags at {url} ({preset.value} preset). Ctrl-C stops.")
 
-    asyncio.run(serve_app(make_app(faults), sock, announce, stop_on_stdin_eof=embedded))
+    asyncio.run(serve_until_stopped(make_app(faults), sock, announce, stop_on_stdin_eof=embedded))

@@ -2,8 +2,8 @@
 
 httpx 0.28 hands every response to `http.cookiejar` through urllib look-alikes: it builds a
 urllib request (parsing the URL again) and copies every header into an `email.message.Message`,
-even when there is no `Set-Cookie`, the only header that can change the jar. On a fast server
-that is a tenth or more of a run (docs/design.md has the measurement). Upstream:
+even when there is no `Set-Cookie`, the only header that can change the jar (docs/design.md
+says what skipping that saves). Upstream:
 pydantic/httpx2#1107 makes the same check inside httpx2; httpx has not. The test
 `tests/test_cookie_skip.py::test_httpx_still_parses_responses_without_set_cookie` fails once
 httpx stops doing that work itself: then delete this module.

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import httpx
 
 from .._models import Options, Result, Status
-from .._saving import is_gif, safe_name
+from .._saving import is_gif, is_whole_gif, safe_name
 
 #: Statuses worth asking again: the server may answer differently in a moment.
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -114,6 +114,8 @@ def failures(options: Options) -> Iterator[None]:
         raise FetchFailure(timed_out(options), transient=True) from exc
     except httpx.TooManyRedirects as exc:
         raise FetchFailure("too many redirects") from exc
+    except httpx.DecodingError as exc:  # a Content-Encoding the body does not follow
+        raise FetchFailure("undecodable body") from exc
     except httpx.UnsupportedProtocol as exc:
         raise FetchFailure("unsupported URL") from exc
     except httpx.ConnectError as exc:
@@ -135,9 +137,12 @@ def body_failures() -> Iterator[None]:
 
 
 def check_flag(image: bytes, attempts: int) -> None:
-    """A 200 that is not a GIF (a captive portal's HTML page, a PNG, nothing) is an error."""
-    if not is_gif(image):
-        failure = FetchFailure("not a GIF" if image else "empty body")
+    """A 200 that is not a whole GIF is an error: a captive portal's HTML page, a PNG, nothing,
+    or a GIF without its trailer byte (a body cut short by a server that sent no
+    Content-Length, so that nothing else could tell)."""
+    if not is_whole_gif(image):
+        failure = FetchFailure(
+            "empty body" if not image else "incomplete GIF" if is_gif(image) else "not a GIF")
         failure.attempts = attempts
         raise failure
 

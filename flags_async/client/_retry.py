@@ -2,8 +2,7 @@
 how long a wait. Each mode's `get_with_retries` is the same small loop around it, with
 `time.sleep` or `await asyncio.sleep`.
 
-Why a plain loop and not tenacity: on a fast server tenacity's per-call bookkeeping was a
-large share of an async run (docs/design.md has the measurement).
+docs/design.md says why this is a plain loop rather than tenacity.
 """
 
 from __future__ import annotations

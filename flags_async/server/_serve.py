@@ -36,15 +36,16 @@ def base_url(sock: socket.socket) -> str:
     return f"http://{host}:{port}/flags"
 
 
-async def serve(
+async def serve_until_stopped(
     app: web.Application,
     sock: socket.socket,
     on_ready: Callable[[str], None],
     stop_on_stdin_eof: bool = False,
     stop: asyncio.Event | None = None,
 ) -> None:
-    """Serve until `stop` is set: by default on SIGINT/SIGTERM, or when standard input closes
-    (when a parent process owns us). Callers outside the main thread pass their own `stop`."""
+    """Serve until `stop` is set: by default on SIGINT/SIGTERM, or, when a parent process owns
+    us (`stop_on_stdin_eof`), on SIGTERM or when our standard input closes; the parent's Ctrl-C
+    is then the parent's to handle. Callers outside the main thread pass their own `stop`."""
     # Stop promptly: a slow response still in flight (up to 5 s, or whatever --delay says) is
     # cut after a moment instead of holding the shutdown for aiohttp's default 60 s.
     runner = web.AppRunner(app, access_log=None, handle_signals=False,
@@ -55,8 +56,11 @@ async def serve(
         loop = asyncio.get_running_loop()
         if stop is None:
             stop = asyncio.Event()
-            for signum in (signal.SIGINT, signal.SIGTERM):
+            signals = [signal.SIGTERM] if stop_on_stdin_eof else [signal.SIGINT, signal.SIGTERM]
+            for signum in signals:
                 loop.add_signal_handler(signum, stop.set)
+            if stop_on_stdin_eof:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
         if stop_on_stdin_eof:
             _stop_when_stdin_closes(loop, stop)
         on_ready(base_url(sock))

@@ -6,7 +6,7 @@ import importlib
 import time
 from typing import Protocol
 
-from ._models import Mode, OnResult, Options, Report, Result, TransportName, ignore_result
+from ._models import Mode, OnResult, Options, Report, Result, ignore_result
 
 _STRATEGY_MODULES = {
     Mode.ASYNC: ".client._async",
@@ -68,7 +68,7 @@ def download(
         return Report(
             server=options.base_url,
             mode=mode,
-            transport=options.transport if mode is Mode.ASYNC else TransportName.HTTPX,
+            transport=options.transport_in(mode),
             results=sorted(results, key=lambda r: r.cc),
             elapsed_s=time.perf_counter() - t0,
             requested=len(cc_list),
