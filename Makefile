@@ -8,8 +8,14 @@ STAMP  := $(VENV)/.installed
 
 install: $(STAMP)
 
-# Reinstall when the project's metadata changes; `pip install -e` keeps the code live.
+# The oldest Python the project supports, as pyproject.toml's requires-python says.
+SUPPORTED := import sys; sys.exit(sys.version_info < (3, 11))
+
+# Reinstall when the project's metadata changes; `pip install -e` keeps the code live. A .venv/
+# left by an unsupported Python (a failed `make run PYTHON=python3.10`) is made anew.
 $(STAMP): pyproject.toml
+	@$(PYTHON) -c '$(SUPPORTED)' || { echo "flags-async needs Python 3.11 or newer; $(PYTHON) is $$($(PYTHON) --version 2>&1)" >&2; exit 1; }
+	@if [ -e $(VENV) ] && ! $(BIN)/python -c '$(SUPPORTED)' 2>/dev/null; then echo "Removing $(VENV)/, made by an unsupported Python"; rm -rf $(VENV); fi
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

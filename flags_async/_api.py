@@ -7,6 +7,7 @@ import time
 from typing import Protocol
 
 from ._models import Mode, OnResult, Options, Report, Result, ignore_result
+from ._saving import prepare_dest
 
 _STRATEGY_MODULES = {
     Mode.ASYNC: ".client._async",
@@ -56,7 +57,7 @@ def download(
     cc_list = list(dict.fromkeys(cc_list))
     download_many = strategy(mode)
     ssl_context()  # like the imports above, per-process start-up: not the download phase
-    options.dest.mkdir(parents=True, exist_ok=True)
+    prepare_dest(options.dest)
     done: list[Result] = []
     notify = on_result or ignore_result
 

@@ -60,6 +60,8 @@ def select_codes(
     limit: int | None = None,
 ) -> list[str]:
     """The sorted selection of a run: `--every`, `--all`, the arguments, or the POP20 default."""
+    if isinstance(args, str):
+        raise TypeError(f"args is a list of codes, not a string: use [{args!r}]")
     args = list(args)
     if all_cc and every:
         raise CodeError("give --all or --every, not both")

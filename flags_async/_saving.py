@@ -6,6 +6,7 @@ import contextlib
 import itertools
 import os
 import re
+import tempfile
 import unicodedata
 from pathlib import Path
 
@@ -41,6 +42,17 @@ def is_whole_gif_file(path: Path) -> bool:
         return is_whole_gif(path.read_bytes())
     except OSError:
         return False
+
+
+def prepare_dest(dest: Path) -> None:
+    """Create `dest` if needed and prove that files can be written there (a probe file is
+    written and removed), before any download. Raises `OSError` saying why not."""
+    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        with tempfile.NamedTemporaryFile(dir=dest, prefix=".flags-async-probe-"):
+            pass
+    except OSError as exc:  # named after the folder, not the probe
+        raise OSError(exc.errno, exc.strerror, str(dest)) from None
 
 
 def kept_flag(cc: str, stem: str | None, options: Options) -> Result | None:

@@ -64,6 +64,9 @@ def test_help_exits_0(args: list[str], capsys: pytest.CaptureFixture[str]) -> No
         (["serve", "--delay", "0", "inf"], "delay"),
         (["download", "--mode", "fibers"], "--mode"),
         (["download", "--mode", "threads", "--transport", "aiohttp"], "async mode only"),
+        (["download", "--mode", "sequential", "--transport", "httpx"], "async mode only"),
+        (["serve", "--export", "x", "--delay", "1", "2"], "takes no serving option (--delay)"),
+        (["serve", "--export", "x", "--preset", "chaos"], "takes no serving option (--preset)"),
         (["download", "-a", "-e"], "not both"),
         (["download", "BR", "-a"], "not both"),
         (["download", "-v", "-q"], "not both"),
@@ -173,6 +176,36 @@ def test_verbose_prints_a_line_per_code(
     assert "BR ok" in out and "ZZ not found" in out
 
 
+def test_the_report_groups_errors_by_reason_and_quiet_keeps_the_counts(
+    make_server: MakeServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with make_server(Faults(error_rate=0.5, garbage_rate=0.25), seed=5) as url:
+        args = ["download", "-s", url, "-d", str(tmp_path), "-a", "--retries", "0"]
+        assert main(args) == 1
+        text = capsys.readouterr().out
+        assert main([*args, "-q", "-d", str(tmp_path / "q")]) == 1
+        quiet = capsys.readouterr().out
+    (errors,) = [line for line in text.splitlines() if " error" in line]
+    count, reasons = errors.split(" errors: ")
+    counted = dict(reversed(part.split(" ", 1)) for part in reasons.rstrip(".").split(", "))
+    assert set(counted) == {"HTTP 418", "not a GIF"}
+    assert sum(int(n) for n in counted.values()) == int(count)
+    assert int(counted["HTTP 418"]) > int(counted["not a GIF"])  # most frequent first
+    assert next(line for line in quiet.splitlines() if "error" in line).endswith(" errors.")
+
+
+@pytest.mark.parametrize("output", [[], ["-q"], ["--json"]])
+def test_a_server_url_where_every_code_is_404_is_a_failure_that_says_so(
+    server_url: str, output: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wrong = server_url.removesuffix("/flags") + "/flag"
+    assert main(["download", "-s", wrong, "-d", str(tmp_path), "BR", "IN", *output]) == 1
+    captured = capsys.readouterr()
+    said = captured.out if not output else captured.err
+    assert ("Every code answered 404 Not Found: is the server URL right? "
+            f"For BR it asked for {wrong}/br/br.gif") in said
+
+
 def test_errors_exit_1_and_name_their_reason(
     make_server: MakeServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -196,6 +229,26 @@ def test_an_unusable_dest_is_one_error_line(
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["flags-async: error: " + message.format(tmp=tmp_path)]
     assert (tmp_path / "file").read_text() == "not a folder"
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_a_folder_that_cannot_be_written_stops_the_run_before_any_request(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """/proc/self is a folder in which nobody, root included, can create a file."""
+    with socket.socket() as probe:  # nothing listens: a request would fail differently
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    assert main(["download", "-s", f"http://127.0.0.1:{port}/flags", "-d", "/proc/self"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.strip().splitlines() == [
+        f"flags-async: error: {os.strerror(errno.ENOENT)}: /proc/self"]
+
+
+def test_an_empty_dest_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["download", "-d", "", "BR"]) == 2
+    assert "'-d' / '--dest'" in capsys.readouterr().err
 
 
 def test_nothing_listening_stops_the_run_at_once_with_one_line(
@@ -244,6 +297,16 @@ def test_serve_reports_an_unknown_host_in_the_resolvers_words(
     assert main(["serve", "--host", "flags.invalid", "--port", "0"]) == 1
     assert capsys.readouterr().err.strip().splitlines() == [
         f"flags-async: error: cannot listen on flags.invalid:0: {resolver.value.strerror}"]
+
+
+def test_serve_stopped_with_ctrl_c_says_so_and_exits_130(ctrl_c_enabled: None) -> None:
+    child = _cli("serve", "--port", "0")
+    assert child.stdout is not None
+    assert child.stdout.readline().startswith("Serving flags at http://127.0.0.1:")  # ready
+    os.kill(child.pid, signal.SIGINT)
+    _, err = child.communicate(timeout=20)
+    assert child.returncode == 130
+    assert err == "\nStopped.\n"
 
 
 def test_serve_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -68,3 +68,8 @@ def test_expansion_yields_only_two_ascii_capitals_or_refuses(args: list[str]) ->
 @given(st.lists(st.sampled_from(string.ascii_letters), min_size=1, max_size=4))
 def test_single_letters_expand_to_26_codes_each(letters: list[str]) -> None:
     assert len(expand_codes(letters)) == 26 * len({c.upper() for c in letters})
+
+
+def test_a_bare_string_of_codes_is_refused_not_split_into_letters() -> None:
+    with pytest.raises(TypeError, match=r"use \['BR'\]"):
+        select_codes("BR")

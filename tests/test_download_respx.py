@@ -264,3 +264,9 @@ def test_the_json_report_has_the_documented_shape(
 def test_sync_modes_report_the_httpx_transport(router: Any, tmp_path: Path) -> None:
     router.get("/br/br.gif").respond(200, content=GIF)
     assert run(Mode.THREADS, tmp_path).transport is TransportName.HTTPX
+
+
+def test_download_refuses_a_bare_string_of_codes(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match=r"use \['BR'\]"):
+        download("BR", Options(base_url=BASE, dest=tmp_path))  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []

@@ -21,9 +21,10 @@ from .._models import (
     ServerError,
     TransportName,
 )
+from .._saving import prepare_dest
 from ..client._server_url import EMBEDDED, LABELS, check_reachable, resolve_server
 from ._app import EXIT_ERRORS, EXIT_INTERRUPTED, EXIT_OK, app, fail, seconds
-from ._report import counts_report, final_report, initial_report, progress
+from ._report import counts_report, final_report, initial_report, nothing_found, progress
 
 
 @app.command()
@@ -47,9 +48,9 @@ def download(
         help=f"One of {', '.join(LABELS)} (case-insensitive) or an http(s):// base URL. "
              "EMBEDDED runs the bundled server on a free loopback port for this command.",
     )] = EMBEDDED,
-    dest: Annotated[Path, typer.Option(
+    dest: Annotated[str, typer.Option(
         "-d", "--dest", metavar="DIR", help="Where to save the flags (created if missing).",
-    )] = DEFAULT_DEST,
+    )] = str(DEFAULT_DEST),
     mode: Annotated[Mode, typer.Option(
         "--mode", case_sensitive=False, help="How to run the requests.")] = Mode.ASYNC,
     transport: Annotated[TransportName | None, typer.Option(
@@ -96,22 +97,26 @@ def download(
         label, url = resolve_server(server)
     except ServerError as exc:
         raise typer.BadParameter(str(exc), param_hint="'-s' / '--server'") from None
-    if transport is TransportName.AIOHTTP and mode is not Mode.ASYNC:
-        raise typer.BadParameter("the aiohttp transport works in async mode only",
+    if transport is not None and mode is not Mode.ASYNC:
+        raise typer.BadParameter("applies to async mode only (the other modes use httpx's own)",
                                  param_hint="'--transport'")
     if verbose and quiet:
         raise typer.BadParameter("give --verbose or --quiet, not both")
+    if not dest:
+        raise typer.BadParameter("give a folder, or leave --dest out for 'downloads'",
+                                 param_hint="'-d' / '--dest'")
     limit_note = ensure_fd_limit(max_req)
     if limit_note and verbose:
         typer.echo(limit_note, err=True)
 
     try:
+        prepare_dest(Path(dest))  # before any request: a folder we cannot use costs nothing
         with sigterm_as_ctrl_c(), given_or_embedded(url) as base_url:
             check_reachable(base_url, timeout)
             options = Options(
-                base_url=base_url, dest=dest, max_req=max_req, timeout=timeout, retries=retries,
-                names=names, transport=transport or TransportName.AIOHTTP, max_bytes=max_bytes,
-                skip_existing=skip_existing,
+                base_url=base_url, dest=Path(dest), max_req=max_req, timeout=timeout,
+                retries=retries, names=names, transport=transport or TransportName.AIOHTTP,
+                max_bytes=max_bytes, skip_existing=skip_existing,
             )
             actual_req = 1 if mode is Mode.SEQUENTIAL else min(max_req, len(cc_list))
             if not (json_out or quiet):
@@ -141,4 +146,8 @@ def download(
         typer.echo(final_report(report))
     if report.interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
+    if hint := nothing_found(report):
+        if json_out or quiet:  # the text report says it already
+            typer.echo(hint, err=True)
+        raise typer.Exit(EXIT_ERRORS)
     raise typer.Exit(EXIT_ERRORS if report.errors else EXIT_OK)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from typing import TextIO
 
@@ -29,23 +30,43 @@ def initial_report(
     ])
 
 
-def counts_report(report: Report) -> str:
+def counts_report(report: Report, *, reasons: bool = False) -> str:
+    """The book's counts; with `reasons`, the errors grouped by reason, most frequent first."""
     plural = "s" if report.ok != 1 else ""
     errors_plural = "s" if report.errors != 1 else ""
+    why = ""
+    if reasons and report.errors:
+        counted = Counter(r.error for r in report.results if r.status is Status.ERROR)
+        why = ": " + ", ".join(f"{count} {reason}" for reason, count in counted.most_common())
     lines = [
         f"{report.ok:3} flag{plural} downloaded.",
         f"{report.not_found:3} not found.",
-        f"{report.errors:3} error{errors_plural}.",
+        f"{report.errors:3} error{errors_plural}{why}.",
     ]
     if report.skipped:
         lines.append(f"{report.skipped:3} already there, kept.")
     return "\n".join(lines)
 
 
+def nothing_found(report: Report) -> str | None:
+    """When every code asked for answered 404, the server URL is probably wrong: say so, with
+    the URL tried for one code."""
+    if report.interrupted or not report.results or report.not_found != report.requested:
+        return None
+    from ..client._fetch import flag_url
+
+    cc = report.results[0].cc
+    return (f"Every code answered 404 Not Found: is the server URL right? "
+            f"For {cc} it asked for {flag_url(report.server, cc)}")
+
+
 def final_report(report: Report) -> str:
-    lines = ["-" * 20, counts_report(report), f"Elapsed time: {report.elapsed_s:.2f}s"]
+    lines = ["-" * 20, counts_report(report, reasons=True),
+             f"Elapsed time: {report.elapsed_s:.2f}s"]
     if report.interrupted:
         lines.append(f"Interrupted: {len(report.results)} of {report.requested} codes done.")
+    if hint := nothing_found(report):
+        lines.append(hint)
     return "\n".join(lines)
 
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ._app import app, fail
+from ._app import EXIT_INTERRUPTED, app, fail
 
 
 class PresetName(StrEnum):
@@ -68,7 +68,19 @@ def serve(
     from ..server._catalogue import export
     from ..server._serve import listen, serve_until_stopped
 
+    given: dict[str, Any] = {"delay": delay, "error_rate": error_rate,
+                             "throttle_rate": throttle_rate, "garbage_rate": garbage_rate,
+                             "truncate_rate": truncate_rate, "reset_rate": reset_rate,
+                             "trickle": trickle}
     if export_dir is not None:
+        serving = [f"--{name.replace('_', '-')}" for name, value in given.items()
+                   if value is not None]
+        serving += [name for name, value in (("--preset", preset is not PresetName.LOCAL),
+                    ("--port", port is not None), ("--host", host != "127.0.0.1")) if value]
+        if serving:
+            raise typer.BadParameter(
+                f"writes files and exits: it takes no serving option ({', '.join(serving)})",
+                param_hint="'--export'")
         try:
             count = export(export_dir)
         except OSError as exc:
@@ -77,10 +89,6 @@ def serve(
         return
 
     chosen = PRESETS[preset.value]
-    given: dict[str, Any] = {"delay": delay, "error_rate": error_rate,
-                             "throttle_rate": throttle_rate, "garbage_rate": garbage_rate,
-                             "truncate_rate": truncate_rate, "reset_rate": reset_rate,
-                             "trickle": trickle}
     try:
         faults = dataclasses.replace(
             chosen.faults, **{k: v for k, v in given.items() if v is not None})
@@ -100,4 +108,8 @@ def serve(
         else:
             typer.echo(f"Serving flags at {url} ({preset.value} preset). Ctrl-C stops.")
 
-    asyncio.run(serve_until_stopped(make_app(faults), sock, announce, stop_on_stdin_eof=embedded))
+    stopped_by = asyncio.run(
+        serve_until_stopped(make_app(faults), sock, announce, stop_on_stdin_eof=embedded))
+    if stopped_by is not None:  # Ctrl-C or SIGTERM: interrupted, as the exit codes say
+        typer.echo("\nStopped.", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED)

@@ -42,10 +42,11 @@ async def serve_until_stopped(
     on_ready: Callable[[str], None],
     stop_on_stdin_eof: bool = False,
     stop: asyncio.Event | None = None,
-) -> None:
+) -> int | None:
     """Serve until `stop` is set: by default on SIGINT/SIGTERM, or, when a parent process owns
     us (`stop_on_stdin_eof`), on SIGTERM or when our standard input closes; the parent's Ctrl-C
-    is then the parent's to handle. Callers outside the main thread pass their own `stop`."""
+    is then the parent's to handle. Callers outside the main thread pass their own `stop`.
+    Returns the signal that stopped the server, if one did."""
     # Stop promptly: a slow response still in flight (up to 5 s, or whatever --delay says) is
     # cut after a moment instead of holding the shutdown for aiohttp's default 60 s.
     runner = web.AppRunner(app, access_log=None, handle_signals=False,
@@ -54,11 +55,12 @@ async def serve_until_stopped(
     try:
         await web.SockSite(runner, sock, backlog=BACKLOG).start()
         loop = asyncio.get_running_loop()
+        stopped_by: list[int] = []
         if stop is None:
             stop = asyncio.Event()
             signals = [signal.SIGTERM] if stop_on_stdin_eof else [signal.SIGINT, signal.SIGTERM]
             for signum in signals:
-                loop.add_signal_handler(signum, stop.set)
+                loop.add_signal_handler(signum, _stopper(stop, stopped_by), signum)
             if stop_on_stdin_eof:
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
         if stop_on_stdin_eof:
@@ -67,6 +69,15 @@ async def serve_until_stopped(
         await stop.wait()
     finally:
         await runner.cleanup()
+    return stopped_by[0] if stopped_by else None
+
+
+def _stopper(stop: asyncio.Event, stopped_by: list[int]) -> Callable[[int], None]:
+    def on_signal(signum: int) -> None:
+        stopped_by.append(signum)
+        stop.set()
+
+    return on_signal
 
 
 def _stop_when_stdin_closes(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
