@@ -56,7 +56,7 @@ def download(
         raise TypeError(f"cc_list is a list of codes, not a string: use [{cc_list!r}]")
     cc_list = list(dict.fromkeys(cc_list))
     download_many = strategy(mode)
-    ssl_context()  # like the imports above, per-process start-up: not the download phase
+    ssl_context(options.cacert)  # like the imports, per-process start-up: not the download
     prepare_dest(options.dest)
     done: list[Result] = []
     notify = on_result or ignore_result

@@ -66,6 +66,8 @@ class Options:
     skip_existing: bool = False
     #: Back-off unit in seconds: retry k waits a random time up to `backoff * 2**k`.
     backoff: float = 0.1
+    #: A PEM file of CA certificates to trust besides the system's (a private CA).
+    cacert: Path | None = None
 
     def __post_init__(self) -> None:
         if self.max_req < 1:
@@ -76,6 +78,8 @@ class Options:
             raise ValueError("retries must not be negative")
         object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
         object.__setattr__(self, "dest", Path(self.dest))  # a str or any os.PathLike
+        if self.cacert is not None:
+            object.__setattr__(self, "cacert", Path(self.cacert))
 
     def transport_in(self, mode: Mode) -> TransportName:
         """What carries the bytes in `mode`: the sync modes always use httpx's own."""

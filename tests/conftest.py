@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import ssl
 import subprocess
 import sys
 import threading
@@ -27,7 +28,8 @@ def catalogue() -> dict[str, Entry]:
 
 
 @contextmanager
-def serving(make: Callable[[], web.Application]) -> Iterator[str]:
+def serving(make: Callable[[], web.Application],
+            tls: ssl.SSLContext | None = None) -> Iterator[str]:
     """Serve the app `make()` builds on 127.0.0.1:<free port> until the block ends.
 
     Yields the base URL once the server listens (an event, not a guess of how long it takes).
@@ -43,7 +45,7 @@ def serving(make: Callable[[], web.Application]) -> Iterator[str]:
         ready.set()
 
     async def main() -> None:
-        await serve_until_stopped(make(), sock, on_ready, stop=stop)
+        await serve_until_stopped(make(), sock, on_ready, stop=stop, tls=tls)
 
     thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
     thread.start()

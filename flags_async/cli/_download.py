@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -74,6 +75,10 @@ def download(
     skip_existing: Annotated[bool, typer.Option(
         "--skip-existing", help="Resume: keep whole flags already in DIR (counted as skipped); "
                                 "fetch missing or broken ones.")] = False,
+    cacert: Annotated[Path | None, typer.Option(
+        "--cacert", metavar="PEM", show_default=False,
+        help="Also trust the CA certificates in this file (a private CA); SSL_CERT_FILE "
+             "replaces the system's instead.")] = None,
     json_out: Annotated[bool, typer.Option(
         "--json", help="Print one JSON object with every result, and nothing else, on stdout.",
     )] = False,
@@ -111,12 +116,13 @@ def download(
 
     try:
         prepare_dest(Path(dest))  # before any request: a folder we cannot use costs nothing
+        tls = trust_store(cacert)
         with sigterm_as_ctrl_c(), given_or_embedded(url) as base_url:
-            check_reachable(base_url, timeout)
+            check_reachable(base_url, timeout, tls)
             options = Options(
                 base_url=base_url, dest=Path(dest), max_req=max_req, timeout=timeout,
                 retries=retries, names=names, transport=transport or TransportName.AIOHTTP,
-                max_bytes=max_bytes, skip_existing=skip_existing,
+                max_bytes=max_bytes, skip_existing=skip_existing, cacert=cacert,
             )
             actual_req = 1 if mode is Mode.SEQUENTIAL else min(max_req, len(cc_list))
             if not (json_out or quiet):
@@ -151,3 +157,13 @@ def download(
             typer.echo(hint, err=True)
         raise typer.Exit(EXIT_ERRORS)
     raise typer.Exit(EXIT_ERRORS if report.errors else EXIT_OK)
+
+
+def trust_store(cacert: Path | None) -> ssl.SSLContext:
+    """The run's TLS trust store, or one line and exit 1 if `--cacert` cannot be used."""
+    from ..client._http import ssl_context
+
+    try:
+        return ssl_context(cacert)
+    except ssl.SSLError as exc:
+        fail(f"cannot use --cacert {cacert}: {exc.reason or exc}")

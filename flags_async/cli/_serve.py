@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import socket
+import ssl
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -55,6 +56,12 @@ def serve(
     trickle: Annotated[float | None, typer.Option(
         "--trickle", min=0.001, metavar="BYTES_PER_S", show_default=False,
         help="Send every body at this many bytes per second.")] = None,
+    certfile: Annotated[Path | None, typer.Option(
+        "--certfile", metavar="PEM", show_default=False,
+        help="Serve https with this certificate chain (and its key, unless --keyfile).")] = None,
+    keyfile: Annotated[Path | None, typer.Option(
+        "--keyfile", metavar="PEM", show_default=False,
+        help="The private key for --certfile.")] = None,
     export_dir: Annotated[Path | None, typer.Option(
         "--export", metavar="DIR", show_default=False,
         help="Write DIR/flags/<cc>/<cc>.gif and metadata.json for a static server, and exit.",
@@ -66,7 +73,7 @@ def serve(
 
     from ..server._app import PRESETS, make_app
     from ..server._catalogue import export
-    from ..server._serve import listen, serve_until_stopped
+    from ..server._serve import listen, serve_until_stopped, tls_context
 
     given: dict[str, Any] = {"delay": delay, "error_rate": error_rate,
                              "throttle_rate": throttle_rate, "garbage_rate": garbage_rate,
@@ -76,7 +83,9 @@ def serve(
         serving = [f"--{name.replace('_', '-')}" for name, value in given.items()
                    if value is not None]
         serving += [name for name, value in (("--preset", preset is not PresetName.LOCAL),
-                    ("--port", port is not None), ("--host", host != "127.0.0.1")) if value]
+                    ("--port", port is not None), ("--host", host != "127.0.0.1"),
+                    ("--certfile", certfile is not None), ("--keyfile", keyfile is not None))
+                    if value]
         if serving:
             raise typer.BadParameter(
                 f"writes files and exits: it takes no serving option ({', '.join(serving)})",
@@ -94,6 +103,13 @@ def serve(
             chosen.faults, **{k: v for k, v in given.items() if v is not None})
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
+    if keyfile is not None and certfile is None:
+        raise typer.BadParameter("needs --certfile", param_hint="'--keyfile'")
+    try:
+        tls = None if certfile is None else tls_context(str(certfile),
+                                                         None if keyfile is None else str(keyfile))
+    except (OSError, ssl.SSLError) as exc:
+        fail(f"cannot use the certificate {certfile}: {exc.strerror or exc}")
     port = chosen.port if port is None else port
     try:
         sock = listen(host, port)
@@ -109,7 +125,7 @@ def serve(
             typer.echo(f"Serving flags at {url} ({preset.value} preset). Ctrl-C stops.")
 
     stopped_by = asyncio.run(
-        serve_until_stopped(make_app(faults), sock, announce, stop_on_stdin_eof=embedded))
+        serve_until_stopped(make_app(faults), sock, announce, stop_on_stdin_eof=embedded, tls=tls))
     if stopped_by is not None:  # Ctrl-C or SIGTERM: interrupted, as the exit codes say
         typer.echo("\nStopped.", err=True)
         raise typer.Exit(EXIT_INTERRUPTED)

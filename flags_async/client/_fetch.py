@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import json
+import ssl
 import time
 from collections.abc import Iterator
 
@@ -119,12 +120,39 @@ def failures(options: Options) -> Iterator[None]:
     except httpx.UnsupportedProtocol as exc:
         raise FetchFailure("unsupported URL") from exc
     except httpx.ConnectError as exc:
+        if tls := tls_problem(exc):  # asking again will not change a certificate
+            raise FetchFailure(tls) from exc
         raise FetchFailure("connection failed", transient=True) from exc
     except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
         # Before any response: the server reset or closed the connection instead of answering.
         raise FetchFailure("connection reset", transient=True) from exc
     except httpx.TransportError as exc:
         raise FetchFailure(f"network error ({type(exc).__name__})", transient=True) from exc
+
+
+#: OpenSSL's reasons when the other side answered a TLS handshake with something else.
+NOT_TLS_REASONS = frozenset({"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "HTTP_REQUEST",
+                             "PACKET_LENGTH_TOO_LONG", "UNKNOWN_PROTOCOL"})
+
+
+def tls_problem(exc: BaseException | None) -> str | None:
+    """What went wrong in a TLS handshake, in the TLS library's words, if that is what `exc`
+    (or an exception it was raised from) is; else None."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        # aiohttp's own exceptions keep the TLS library's as an attribute
+        wrapped = getattr(exc, "certificate_error", None) or getattr(exc, "os_error", None)
+        if isinstance(wrapped, ssl.SSLError):
+            exc = wrapped
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return f"certificate verify failed: {exc.verify_message}"
+        if isinstance(exc, ssl.SSLError):
+            if exc.reason in NOT_TLS_REASONS:
+                return f"the server does not speak TLS ({exc.reason}): is it an http:// URL?"
+            return f"TLS handshake failed: {exc.reason or exc}"
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 @contextlib.contextmanager

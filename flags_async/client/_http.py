@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ssl
 from functools import cache
+from pathlib import Path
 
 import httpx
 
@@ -17,9 +18,14 @@ from ._fetch import MAX_REDIRECTS
 
 
 @cache
-def ssl_context() -> ssl.SSLContext:
-    """The TLS trust store, loaded once per process and shared by every client."""
-    return httpx.create_ssl_context()
+def ssl_context(cacert: Path | None = None) -> ssl.SSLContext:
+    """The TLS trust store: the system's (or the one `SSL_CERT_FILE` or `SSL_CERT_DIR` names),
+    plus the CA certificates in `cacert`; loaded once per process and shared by every client.
+    Raises `OSError` or `ssl.SSLError` if `cacert` cannot be read."""
+    context = httpx.create_ssl_context()
+    if cacert is not None:
+        context.load_verify_locations(cafile=cacert)
+    return context
 
 
 def async_transport(options: Options) -> httpx.AsyncBaseTransport:
@@ -32,8 +38,8 @@ def async_transport(options: Options) -> httpx.AsyncBaseTransport:
         from ._aiohttp import AiohttpTransport  # imported here: aiohttp is heavy
 
         limits = httpx.Limits(max_connections=options.max_req)
-        return AiohttpTransport(verify=ssl_context(), limits=limits)
-    return httpx.AsyncHTTPTransport(verify=ssl_context())
+        return AiohttpTransport(verify=ssl_context(options.cacert), limits=limits)
+    return httpx.AsyncHTTPTransport(verify=ssl_context(options.cacert))
 
 
 def async_client(options: Options) -> httpx.AsyncClient:
@@ -52,7 +58,7 @@ def sync_client(options: Options) -> httpx.Client:
         max_connections=options.max_req, max_keepalive_connections=options.max_req
     )
     return skip_cookie_parsing(httpx.Client(
-        transport=httpx.HTTPTransport(verify=ssl_context(), limits=limits),
+        transport=httpx.HTTPTransport(verify=ssl_context(options.cacert), limits=limits),
         timeout=options.timeout,
         follow_redirects=True,
         max_redirects=MAX_REDIRECTS,

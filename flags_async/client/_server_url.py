@@ -4,6 +4,7 @@ The EMBEDDED label means the bundled server, started for the command by `server.
 
 from __future__ import annotations
 
+import ssl
 from urllib.parse import urlsplit
 
 from .._models import ServerError
@@ -41,25 +42,29 @@ def resolve_server(value: str) -> tuple[str, str | None]:
     return "URL", value.rstrip("/")
 
 
-def check_reachable(base_url: str, timeout: float) -> None:
-    """Fail fast: resolve the host and open one connection before any download starts.
+def check_reachable(base_url: str, timeout: float, tls: ssl.SSLContext | None = None) -> None:
+    """Fail fast: resolve the host and open one connection (with a TLS handshake, verified by
+    `tls`, for an https URL) before any download starts.
 
-    An unresolvable host or a closed port would otherwise cost one error per code, each after
-    every retry. Raises `ServerError` with one line saying which.
+    An unresolvable host, a closed port or a certificate that fails verification would
+    otherwise cost one error per code. Raises `ServerError` with one line saying which.
     """
     import asyncio
 
-    asyncio.run(_probe(base_url, timeout))
+    asyncio.run(_probe(base_url, timeout, tls))
 
 
-async def _probe(base_url: str, seconds: float) -> None:
+async def _probe(base_url: str, seconds: float, tls: ssl.SSLContext | None) -> None:
     import asyncio
     import os
     import socket
 
+    from ._fetch import tls_problem
+
     parts = urlsplit(base_url)
     host = parts.hostname or ""
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    secure = parts.scheme == "https"
+    port = parts.port or (443 if secure else 80)
     loop = asyncio.get_running_loop()
     try:  # the chapter's blogdom.py probe: the event loop's getaddrinfo
         addresses = await asyncio.wait_for(
@@ -71,12 +76,15 @@ async def _probe(base_url: str, seconds: float) -> None:
     failure = ""
     for *_, address in addresses:
         try:
-            _, writer = await asyncio.wait_for(
-                asyncio.open_connection(str(address[0]), int(address[1])), seconds)
+            _, writer = await asyncio.wait_for(asyncio.open_connection(
+                str(address[0]), int(address[1]), ssl=(tls or True) if secure else None,
+                server_hostname=host if secure else None), seconds)
         except TimeoutError:
             failure = f"timed out after {seconds:g} s"
             continue
         except OSError as exc:
+            if problem := tls_problem(exc):
+                raise ServerError(f"cannot connect to {host}:{port}: {problem}") from None
             failure = os.strerror(exc.errno) if exc.errno else str(exc)
             continue
         writer.close()

@@ -31,7 +31,7 @@ def embedded_server(*serve_args: str) -> Iterator[str]:
         try:
             ready, _, _ = select.select([child.stdout], [], [], STARTUP_TIMEOUT)
             line = child.stdout.readline().strip() if ready else ""
-            if not line.startswith("http://"):
+            if not line.startswith(("http://", "https://")):
                 raise ServerError("the embedded flag server did not start")
             yield line
         finally:

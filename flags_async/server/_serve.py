@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import socket
+import ssl
 import sys
 from collections.abc import Callable
 
@@ -30,10 +31,17 @@ def listen(host: str, port: int) -> socket.socket:
     return socket.create_server(address, family=family, backlog=BACKLOG)
 
 
-def base_url(sock: socket.socket) -> str:
+def base_url(sock: socket.socket, tls: bool = False) -> str:
     host, port = sock.getsockname()[:2]
     host = f"[{host}]" if ":" in host else host
-    return f"http://{host}:{port}/flags"
+    return f"{'https' if tls else 'http'}://{host}:{port}/flags"
+
+
+def tls_context(certfile: str, keyfile: str | None) -> ssl.SSLContext:
+    """A server-side TLS context for the certificate chain in `certfile` (and its key)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certfile, keyfile)
+    return context
 
 
 async def serve_until_stopped(
@@ -42,6 +50,7 @@ async def serve_until_stopped(
     on_ready: Callable[[str], None],
     stop_on_stdin_eof: bool = False,
     stop: asyncio.Event | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> int | None:
     """Serve until `stop` is set: by default on SIGINT/SIGTERM, or, when a parent process owns
     us (`stop_on_stdin_eof`), on SIGTERM or when our standard input closes; the parent's Ctrl-C
@@ -53,7 +62,7 @@ async def serve_until_stopped(
                            shutdown_timeout=SHUTDOWN_TIMEOUT)
     await runner.setup()
     try:
-        await web.SockSite(runner, sock, backlog=BACKLOG).start()
+        await web.SockSite(runner, sock, backlog=BACKLOG, ssl_context=tls).start()
         loop = asyncio.get_running_loop()
         stopped_by: list[int] = []
         if stop is None:
@@ -65,7 +74,7 @@ async def serve_until_stopped(
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
         if stop_on_stdin_eof:
             _stop_when_stdin_closes(loop, stop)
-        on_ready(base_url(sock))
+        on_ready(base_url(sock, tls is not None))
         await stop.wait()
     finally:
         await runner.cleanup()
