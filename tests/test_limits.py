@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from flags_async import Mode, Options, download, select_codes
-from flags_async.client._limits import SPARE_DESCRIPTORS, ensure_fd_limit
+from flags_async.client._limits import SPARE_DESCRIPTORS, fit_fd_limit
 from flags_async.server._embedded import embedded_server
 from tests.conftest import run_measured
 
@@ -31,14 +31,36 @@ def test_a_low_soft_limit_is_raised_for_a_big_run_and_said_with_verbose(
          "-s", server_url, "-d", str(tmp_path)],
         capture_output=True, text=True, timeout=120, preexec_fn=low_soft_limit, check=False)
     assert done.returncode == 0, done.stderr
-    assert f"Raised the open-file limit from 256 to {1000 + SPARE_DESCRIPTORS}" in done.stderr
+    # 676 codes need 676 sockets at most, whatever -m says
+    assert (f"Raised the open-file limit from 256 to {676 + SPARE_DESCRIPTORS} "
+            "for 676 requests.") in done.stderr
     data = json.loads(done.stdout)
     assert (data["ok"], data["not_found"], data["errors"]) == (194, 482, 0)
 
 
+@pytest.mark.parametrize("mode", ["async", "threads"])
+def test_a_hard_limit_too_low_for_max_req_is_said_once_and_the_run_fits_it(
+    server_url: str, mode: str, tmp_path: Path
+) -> None:
+    def low_hard_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (200, 200))
+
+    done = subprocess.run(
+        [sys.executable, "-m", "flags_async", "download", "-e", "-m", "1000", "-q",
+         "--mode", mode, "-s", server_url, "-d", str(tmp_path)],
+        capture_output=True, text=True, timeout=120, preexec_fn=low_hard_limit, check=False)
+    assert done.returncode == 0, done.stderr
+    fits = 200 - SPARE_DESCRIPTORS
+    assert done.stderr.splitlines() == [
+        f"The open-file limit is 200 (its hard limit), enough for {fits} requests at once, "
+        f"not 676: running with -m {fits}. For more, raise it first, for example with "
+        f"`ulimit -n {676 + SPARE_DESCRIPTORS}`."]
+    assert done.stdout.splitlines() == ["194 flags downloaded.", "482 not found.", "  0 errors."]
+
+
 def test_nothing_changes_when_the_limit_is_already_enough() -> None:
     soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-    assert ensure_fd_limit(1) is None
+    assert fit_fd_limit(1) == (1, None)
     assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == soft
 
 

@@ -91,7 +91,7 @@ def download(
     from .._api import Interrupted
     from .._api import download as run_download
     from .._signals import sigterm_as_ctrl_c
-    from ..client._limits import ensure_fd_limit
+    from ..client._limits import fit_fd_limit
     from ..server._embedded import given_or_embedded
 
     try:
@@ -110,9 +110,11 @@ def download(
     if not dest:
         raise typer.BadParameter("give a folder, or leave --dest out for 'downloads'",
                                  param_hint="'-d' / '--dest'")
-    limit_note = ensure_fd_limit(max_req)
-    if limit_note and verbose:
+    wanted = 1 if mode is Mode.SEQUENTIAL else min(max_req, len(cc_list))
+    fits, limit_note = fit_fd_limit(wanted)
+    if limit_note and (verbose or fits < wanted):  # a lower concurrency is always said
         typer.echo(limit_note, err=True)
+    max_req = min(max_req, fits)
 
     try:
         prepare_dest(Path(dest))  # before any request: a folder we cannot use costs nothing
@@ -124,7 +126,7 @@ def download(
                 retries=retries, names=names, transport=transport or TransportName.AIOHTTP,
                 max_bytes=max_bytes, skip_existing=skip_existing, cacert=cacert,
             )
-            actual_req = 1 if mode is Mode.SEQUENTIAL else min(max_req, len(cc_list))
+            actual_req = min(wanted, fits)
             if not (json_out or quiet):
                 typer.echo(initial_report(label, base_url, cc_list, actual_req, mode,
                                             options.transport_in(mode)))
