@@ -68,6 +68,11 @@ class Options:
     backoff: float = 0.1
     #: A PEM file of CA certificates to trust besides the system's (a private CA).
     cacert: Path | None = None
+    #: A proxy for every request. None: the environment's, as httpx and curl read it
+    #: (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY, in either case).
+    proxy: str | None = None
+    #: Reach the server directly, whatever the environment says (the embedded server).
+    direct: bool = False
 
     def __post_init__(self) -> None:
         if self.max_req < 1:

@@ -153,7 +153,7 @@ def bench_scenario(
                 variant = VARIANTS[name]
                 options = Options(base_url=url, dest=Path(root, f"{name}-{number}"),
                                   max_req=max_req, timeout=timeout, retries=retries,
-                                  transport=variant.transport)
+                                  transport=variant.transport, direct=server_url is None)
                 report = download(codes, options, variant.mode)
                 run = Run(scenario.name, name, number, report.elapsed_s, len(codes),
                           report.ok, report.not_found, report.errors)

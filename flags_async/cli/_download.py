@@ -23,7 +23,14 @@ from .._models import (
     TransportName,
 )
 from .._saving import prepare_dest
-from ..client._server_url import EMBEDDED, LABELS, check_reachable, resolve_server
+from ..client._server_url import (
+    EMBEDDED,
+    LABELS,
+    check_proxy,
+    check_reachable,
+    proxy_for,
+    resolve_server,
+)
 from ._app import EXIT_ERRORS, EXIT_INTERRUPTED, EXIT_OK, app, fail, seconds
 from ._report import counts_report, final_report, initial_report, nothing_found, progress
 
@@ -75,6 +82,10 @@ def download(
     skip_existing: Annotated[bool, typer.Option(
         "--skip-existing", help="Resume: keep whole flags already in DIR (counted as skipped); "
                                 "fetch missing or broken ones.")] = False,
+    proxy: Annotated[str | None, typer.Option(
+        "--proxy", metavar="URL", show_default=False,
+        help="Send every request through this proxy (http://HOST:PORT). Default: the "
+             "environment's HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY.")] = None,
     cacert: Annotated[Path | None, typer.Option(
         "--cacert", metavar="PEM", show_default=False,
         help="Also trust the CA certificates in this file (a private CA); SSL_CERT_FILE "
@@ -102,6 +113,10 @@ def download(
         label, url = resolve_server(server)
     except ServerError as exc:
         raise typer.BadParameter(str(exc), param_hint="'-s' / '--server'") from None
+    try:
+        proxy = None if proxy is None else check_proxy(proxy)
+    except ServerError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--proxy'") from None
     if transport is not None and mode is not Mode.ASYNC:
         raise typer.BadParameter("applies to async mode only (the other modes use httpx's own)",
                                  param_hint="'--transport'")
@@ -119,12 +134,15 @@ def download(
     try:
         prepare_dest(Path(dest))  # before any request: a folder we cannot use costs nothing
         tls = trust_store(cacert)
+        direct = url is None  # the embedded server is always reached directly
         with sigterm_as_ctrl_c(), given_or_embedded(url) as base_url:
-            check_reachable(base_url, timeout, tls)
+            check_reachable(base_url, timeout, tls,
+                            None if direct else proxy_for(base_url, proxy))
             options = Options(
                 base_url=base_url, dest=Path(dest), max_req=max_req, timeout=timeout,
                 retries=retries, names=names, transport=transport or TransportName.AIOHTTP,
                 max_bytes=max_bytes, skip_existing=skip_existing, cacert=cacert,
+                proxy=None if direct else proxy, direct=direct,
             )
             actual_req = min(wanted, fits)
             if not (json_out or quiet):

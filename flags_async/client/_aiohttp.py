@@ -62,11 +62,15 @@ class _ResponseStream(httpx.AsyncByteStream):
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
     """Sends httpx requests through one aiohttp session, with up to `limits.max_connections`
-    connections (None: no limit), kept alive for `limits.keepalive_expiry` seconds."""
+    connections (None: no limit), kept alive for `limits.keepalive_expiry` seconds; through
+    `proxy` if given, else, with `trust_env`, through the environment's proxies."""
 
-    def __init__(self, *, verify: ssl.SSLContext, limits: httpx.Limits) -> None:
+    def __init__(self, *, verify: ssl.SSLContext, limits: httpx.Limits,
+                 proxy: str | None = None, trust_env: bool = True) -> None:
         self._ssl = verify
         self._limits = limits
+        self._proxy = proxy
+        self._trust_env = trust_env
         self._session: aiohttp.ClientSession | None = None
         self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
 
@@ -81,7 +85,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             connector=connector,
             cookie_jar=aiohttp.DummyCookieJar(),  # httpx keeps the cookies
             auto_decompress=False,  # httpx decodes the content encoding
-            trust_env=False,  # httpx has already applied the environment's proxies
+            trust_env=self._trust_env,  # the environment's proxies, as httpx reads them
         )
 
     def _timeout(self, extension: dict[str, float | None]) -> aiohttp.ClientTimeout:
@@ -112,6 +116,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 allow_redirects=False,  # httpx follows redirects itself
                 timeout=self._timeout(request.extensions.get("timeout", {})),
                 server_hostname=request.extensions.get("sni_hostname"),
+                proxy=self._proxy,
             )
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise translate(exc) from exc

@@ -42,19 +42,48 @@ def resolve_server(value: str) -> tuple[str, str | None]:
     return "URL", value.rstrip("/")
 
 
-def check_reachable(base_url: str, timeout: float, tls: ssl.SSLContext | None = None) -> None:
+def check_proxy(value: str) -> str:
+    """A `--proxy` URL, checked; raises `ServerError` saying what is wrong with it."""
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ServerError(f"invalid proxy URL {value!r}: use http://HOST:PORT")
+    return value
+
+
+def proxy_for(url: str, explicit: str | None) -> str | None:
+    """The proxy a request to `url` goes through: `explicit` if given, else the environment's
+    as httpx reads it (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY, in either case)."""
+    if explicit is not None:
+        return explicit
+    import urllib.request
+
+    parts = urlsplit(url)
+    proxies = urllib.request.getproxies_environment()
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    if proxy and not urllib.request.proxy_bypass(parts.netloc):
+        return proxy
+    return None
+
+
+def check_reachable(base_url: str, timeout: float, tls: ssl.SSLContext | None = None,
+                    proxy: str | None = None) -> None:
     """Fail fast: resolve the host and open one connection (with a TLS handshake, verified by
-    `tls`, for an https URL) before any download starts.
+    `tls`, for an https URL) before any download starts; through a proxy, the proxy is what
+    is reached.
 
     An unresolvable host, a closed port or a certificate that fails verification would
     otherwise cost one error per code. Raises `ServerError` with one line saying which.
     """
     import asyncio
 
-    asyncio.run(_probe(base_url, timeout, tls))
+    if proxy is not None:
+        asyncio.run(_probe(proxy, timeout, None, "proxy "))
+    else:
+        asyncio.run(_probe(base_url, timeout, tls))
 
 
-async def _probe(base_url: str, seconds: float, tls: ssl.SSLContext | None) -> None:
+async def _probe(base_url: str, seconds: float, tls: ssl.SSLContext | None,
+                 what: str = "") -> None:
     import asyncio
     import os
     import socket
@@ -70,7 +99,7 @@ async def _probe(base_url: str, seconds: float, tls: ssl.SSLContext | None) -> N
         addresses = await asyncio.wait_for(
             loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), seconds)
     except socket.gaierror:
-        raise ServerError(f"cannot resolve host {host!r}") from None
+        raise ServerError(f"cannot resolve {what}host {host!r}") from None
     except TimeoutError:
         raise ServerError(f"resolving host {host!r} timed out after {seconds:g} s") from None
     failure = ""
@@ -84,10 +113,10 @@ async def _probe(base_url: str, seconds: float, tls: ssl.SSLContext | None) -> N
             continue
         except OSError as exc:
             if problem := tls_problem(exc):
-                raise ServerError(f"cannot connect to {host}:{port}: {problem}") from None
+                raise ServerError(f"cannot connect to {what}{host}:{port}: {problem}") from None
             failure = os.strerror(exc.errno) if exc.errno else str(exc)
             continue
         writer.close()
         await writer.wait_closed()
         return
-    raise ServerError(f"cannot connect to {host}:{port}: {failure}")
+    raise ServerError(f"cannot connect to {what}{host}:{port}: {failure}")

@@ -1,0 +1,156 @@
+"""Proxies, end to end: through a real forward proxy (proxy.py) started here, from the
+environment (both cases) or `--proxy`; NO_PROXY; the embedded server reached directly."""
+
+from __future__ import annotations
+
+import queue
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+import pytest
+
+from flags_async import Mode, Options, TransportName, download
+from flags_async.cli import main
+
+MakeServer = Callable[..., AbstractContextManager[str]]
+VARIANTS = [(Mode.ASYNC, TransportName.AIOHTTP), (Mode.ASYNC, TransportName.HTTPX),
+            (Mode.THREADS, TransportName.HTTPX), (Mode.SEQUENTIAL, TransportName.HTTPX)]
+IDS = [f"{mode.value}-{transport.value}" for mode, transport in VARIANTS]
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Proxy:
+    """proxy.py on a free loopback port; `saw(url)` waits for its access line for `url`."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "proxy", "--hostname", "127.0.0.1", "--port", str(self.port),
+             "--num-workers", "1", "--num-acceptors", "1", "--threaded"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        threading.Thread(target=self._read, daemon=True).start()
+        self._wait_until_it_answers()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.lines.put(line)
+
+    def _wait_until_it_answers(self) -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.05)  # a port that answers is the readiness signal
+        raise AssertionError("proxy.py did not start")
+
+    def saw(self, url: str) -> bool:
+        """True once the proxy logs a request for `url` (http://host:port/path)."""
+        wanted = f"GET {url.removeprefix('http://')} "
+        try:
+            while wanted not in self.lines.get(timeout=10):
+                pass
+        except queue.Empty:
+            return False
+        return True
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.communicate(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def proxy() -> Iterator[Proxy]:
+    running = Proxy()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    return monkeypatch
+
+
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "http_proxy"])
+@pytest.mark.parametrize("variant", VARIANTS, ids=IDS)
+def test_the_environment_s_proxy_is_used_in_every_mode_and_transport(
+    variant: tuple[Mode, TransportName], variable: str, proxy: Proxy, make_server: MakeServer,
+    clean_env: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    mode, transport = variant
+    clean_env.setenv(variable, proxy.url)
+    with make_server() as origin:
+        report = download(["BR"], Options(base_url=origin, dest=tmp_path, transport=transport),
+                          mode)
+        assert report.ok == 1
+        assert proxy.saw(f"{origin}/br/br.gif")
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=IDS)
+def test_no_proxy_sends_a_host_around_the_proxy(
+    variant: tuple[Mode, TransportName], server_url: str, clean_env: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """The proxy in the environment does not even listen: only a bypass can succeed."""
+    mode, transport = variant
+    clean_env.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")
+    clean_env.setenv("NO_PROXY", "127.0.0.1")
+    options = Options(base_url=server_url, dest=tmp_path, transport=transport, retries=0)
+    assert download(["BR"], options, mode).ok == 1
+
+
+@pytest.mark.parametrize("mode", ["async", "threads"])
+def test_the_proxy_option_is_used(
+    mode: str, proxy: Proxy, make_server: MakeServer, clean_env: pytest.MonkeyPatch,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    with make_server() as origin:
+        assert main(["download", "-q", "-s", origin, "-d", str(tmp_path), "--mode", mode,
+                     "--proxy", proxy.url, "BR"]) == 0
+        assert proxy.saw(f"{origin}/br/br.gif")
+    assert "  1 flag downloaded." in capsys.readouterr().out
+
+
+def test_the_probe_checks_the_proxy_not_the_origin(
+    server_url: str, clean_env: pytest.MonkeyPatch, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    dead = free_port()
+    clean_env.setenv("http_proxy", f"http://127.0.0.1:{dead}")
+    assert main(["download", "-s", server_url, "-d", str(tmp_path), "BR"]) == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"flags-async: error: cannot connect to proxy 127.0.0.1:{dead}: Connection refused"]
+
+
+def test_the_embedded_server_is_always_reached_directly(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    clean_env.setenv("ALL_PROXY", f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    clean_env.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")
+    assert main(["download", "-q", "-d", str(tmp_path), "BR"]) == 0
+    assert "  1 flag downloaded." in capsys.readouterr().out
+
+
+def test_a_proxy_that_is_not_a_url_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["download", "--proxy", "localhost:3128", "BR"]) == 2
+    assert "invalid proxy URL 'localhost:3128'" in capsys.readouterr().err
