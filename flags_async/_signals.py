@@ -6,9 +6,9 @@ import asyncio
 import contextlib
 import signal
 import threading
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from types import FrameType
-from typing import Any, TypeVar
+from typing import TypeVar
 
 T = TypeVar("T")
 
@@ -61,7 +61,7 @@ async def interruptible(work: Awaitable[T]) -> T:
 
 
 @contextlib.contextmanager
-def _handled_by_loop(handler: Any) -> Iterator[None]:
+def _handled_by_loop(handler: Callable[[int], None]) -> Iterator[None]:
     """SIGINT (unless ignored), and SIGTERM if it is to act as Ctrl-C, call `handler(signum)`
     on the running loop; the previous handlers are back afterwards."""
     loop = asyncio.get_running_loop()

@@ -114,8 +114,10 @@ def test_no_proxy_sends_a_host_around_the_proxy(
     """The proxy in the environment does not even listen: only a bypass can succeed."""
     mode, transport = variant
     clean_env.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")
-    clean_env.setenv("NO_PROXY", "127.0.0.1")
     options = Options(base_url=server_url, dest=tmp_path, transport=transport, retries=0)
+    through_the_proxy = download(["BR"], options, mode)
+    assert [r.error for r in through_the_proxy.results] == ["connection failed"]
+    clean_env.setenv("NO_PROXY", "127.0.0.1")
     assert download(["BR"], options, mode).ok == 1
 
 
@@ -143,10 +145,13 @@ def test_the_probe_checks_the_proxy_not_the_origin(
 
 
 def test_the_embedded_server_is_always_reached_directly(
-    clean_env: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    server_url: str, clean_env: pytest.MonkeyPatch, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     clean_env.setenv("ALL_PROXY", f"http://127.0.0.1:{free_port()}")  # nothing listens there
     clean_env.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")
+    assert main(["download", "-q", "-d", str(tmp_path), "-s", server_url, "BR"]) == 1
+    assert "cannot connect to proxy" in capsys.readouterr().err  # a given server: proxied
     assert main(["download", "-q", "-d", str(tmp_path), "BR"]) == 0
     assert "  1 flag downloaded." in capsys.readouterr().out
 
