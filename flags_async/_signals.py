@@ -1,4 +1,10 @@
-"""Stopping a download from outside: Ctrl-C, and SIGTERM treated as Ctrl-C."""
+"""Stopping a download from outside: Ctrl-C, and SIGTERM treated as Ctrl-C.
+
+Every mode answers the same way: the first Ctrl-C stops the download, which ends in order (the
+saves under way are finished and reported) and then raises KeyboardInterrupt; later ones change
+nothing. How each mode stops: `interruptible` for async, `ctrl_c_calls` and `client/_stop.py`
+for the sync modes.
+"""
 
 from __future__ import annotations
 
@@ -55,9 +61,66 @@ async def interruptible(work: Awaitable[T]) -> T:
         try:
             return await work
         except asyncio.CancelledError:
-            if received:
-                raise KeyboardInterrupt from None
-            raise
+            if not received:
+                raise
+    _pass_on_ctrl_c()
+    raise KeyboardInterrupt  # the handler before ours took it and did not raise
+
+
+@contextlib.contextmanager
+def ctrl_c_calls(stop: Callable[[], None]) -> Iterator[None]:
+    """For the block, Ctrl-C (and SIGTERM inside `sigterm_as_ctrl_c`) calls `stop()` instead of
+    raising, so that the code it lands in is never cut in two; once the block has ended, a
+    Ctrl-C received is passed on (KeyboardInterrupt, unless a caller handles SIGINT). Main
+    thread only; elsewhere, or with Ctrl-C ignored, nothing changes."""
+    previous = signal.getsignal(signal.SIGINT)
+    if not callable(previous) or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+
+    def on_ctrl_c(signum: int, frame: FrameType | None) -> None:
+        if not received:
+            stop()
+        received.append(signum)
+
+    signal.signal(signal.SIGINT, on_ctrl_c)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        _pass_on_ctrl_c()
+        raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def ctrl_c_once() -> Iterator[None]:
+    """For the block (the command line's), the first Ctrl-C raises KeyboardInterrupt and later
+    ones are ignored, also after the block: the program is ending, and must neither lose its
+    report nor die by the signal on the way out. (A terminal can deliver one Ctrl-C twice: to a
+    wrapper, which passes it on, and to its child.)"""
+    previous = signal.getsignal(signal.SIGINT)
+    if not callable(previous) or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+
+    def first_only(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+        if len(received) == 1:
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, first_only)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN if received else previous)
+
+
+def _pass_on_ctrl_c() -> None:
+    """A Ctrl-C we held back, handed to the SIGINT handler in effect now."""
+    _interrupt(signal.SIGINT, None)
 
 
 @contextlib.contextmanager

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import signal
 import ssl
 import subprocess
 import sys
@@ -116,3 +117,36 @@ def run_measured(*args: str, timeout: float = 120) -> tuple[int, str, str, int]:
     *err, last = done.stderr.rstrip("\n").split("\n")
     assert last.startswith("peak-kib "), done.stderr
     return done.returncode, done.stdout, "\n".join(err), int(last.split()[1])
+
+
+@pytest.fixture
+def ctrl_c_enabled() -> Iterator[None]:
+    """Ctrl-C raises KeyboardInterrupt here, and child processes start with it enabled.
+
+    A shell starts background jobs with SIGINT ignored, and Python keeps an inherited ignore
+    (so then does `asyncio.run`, by design). Tests of Ctrl-C must not depend on how their
+    runner was started: a Python handler here is reset to the default in every child.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def cli_process(*args: str, **kwargs: object) -> subprocess.Popen[str]:
+    """`python -m flags_async ARGS`, started with its output piped as text."""
+    return subprocess.Popen([sys.executable, "-m", "flags_async", *args], text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)  # type: ignore[call-overload]
+
+
+def wait_for_saved_flags(child: subprocess.Popen[str], count: int = 3) -> list[str]:
+    """Read the child's `-v` lines until `count` say a flag was saved; return their codes."""
+    assert child.stdout is not None
+    saved = []
+    for line in child.stdout:
+        if line.endswith(" ok\n"):
+            saved.append(line.split()[0])
+            if len(saved) == count:
+                return saved
+    raise AssertionError(f"the download ended before {count} flags were saved")

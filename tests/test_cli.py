@@ -8,10 +8,7 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -22,7 +19,7 @@ from flags_async.cli import main
 from flags_async.client._server_url import resolve_server
 from flags_async.server._app import Faults
 from flags_async.server._embedded import embedded_server
-from tests.conftest import gif_files, leftovers
+from tests.conftest import cli_process, gif_files
 
 MakeServer = Callable[..., AbstractContextManager[str]]
 
@@ -268,7 +265,6 @@ def test_nothing_listening_stops_the_run_at_once_with_one_line(
 def test_an_unresolvable_host_stops_the_run_at_once(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import asyncio
 
     async def no_such_host(self: object, host: str, *args: object, **kwargs: object) -> None:
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
@@ -300,7 +296,7 @@ def test_serve_reports_an_unknown_host_in_the_resolvers_words(
 
 
 def test_serve_stopped_with_ctrl_c_says_so_and_exits_130(ctrl_c_enabled: None) -> None:
-    child = _cli("serve", "--port", "0")
+    child = cli_process("serve", "--port", "0")
     assert child.stdout is not None
     assert child.stdout.readline().startswith("Serving flags at http://127.0.0.1:")  # ready
     os.kill(child.pid, signal.SIGINT)
@@ -325,177 +321,10 @@ def test_the_embedded_server_serves_and_exits_with_its_parent(tmp_path: Path) ->
         httpx.get(f"{url}/br/br.gif")
 
 
-@pytest.fixture
-def ctrl_c_enabled() -> Iterator[None]:
-    """Ctrl-C raises KeyboardInterrupt here, and child processes start with it enabled.
-
-    A shell starts background jobs with SIGINT ignored, and Python keeps an inherited ignore
-    (so then does `asyncio.run`, by design). Tests of Ctrl-C must not depend on how their
-    runner was started: a Python handler here is reset to the default in every child.
-    """
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def _cli(*args: str, **kwargs: object) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "flags_async", *args], text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)  # type: ignore[call-overload]
-
-
-def wait_for_saved_flags(child: subprocess.Popen[str], count: int = 3) -> list[str]:
-    """Read the child's `-v` lines until `count` say a flag was saved; return their codes."""
-    assert child.stdout is not None
-    saved = []
-    for line in child.stdout:
-        if line.endswith(" ok\n"):
-            saved.append(line.split()[0])
-            if len(saved) == count:
-                return saved
-    raise AssertionError(f"the download ended before {count} flags were saved")
-
-
 def test_python_m_runs_the_default_embedded_server(tmp_path: Path) -> None:
-    child = _cli("download", "-l", "3", "-d", str(tmp_path))
+    child = cli_process("download", "-l", "3", "-d", str(tmp_path))
     out, err = child.communicate(timeout=60)
     assert child.returncode == 0, err
     assert out.startswith("EMBEDDED site: http://127.0.0.1:")
     assert "  3 flags downloaded." in out
     assert [p.name for p in gif_files(tmp_path)] == ["bd.gif", "br.gif", "cd.gif"]
-
-
-def test_ctrl_c_prints_the_partial_report_exits_130_and_leaves_no_partial_file(
-    make_server: MakeServer, tmp_path: Path, ctrl_c_enabled: None
-) -> None:
-    with make_server(Faults(delay=(0.2, 3.0))) as url:
-        child = _cli("download", "-e", "-v", "-s", url, "-d", str(tmp_path))
-        seen = wait_for_saved_flags(child)  # some flags are saved, most requests in flight
-        os.kill(child.pid, signal.SIGINT)
-        out, err = child.communicate(timeout=20)
-    assert child.returncode == 130, err
-    assert "Interrupted" in err and "Traceback" not in err
-    saved = gif_files(tmp_path)
-    assert leftovers(tmp_path) == []
-    assert all(f.read_bytes().startswith(b"GIF89a") for f in saved)
-    assert f"{len(saved):3} flags downloaded." in out
-    assert {tmp_path / f"{cc.lower()}.gif" for cc in seen} <= set(saved)
-    done = int(out.split("Interrupted: ")[1].split(" of 676")[0])
-    assert len(saved) <= done < 676
-
-
-def test_ctrl_c_at_a_terminal_reaches_the_process_group_and_the_report_matches_the_disk(
-    make_server: MakeServer, tmp_path: Path, ctrl_c_enabled: None
-) -> None:
-    """A terminal sends Ctrl-C to every process of the foreground group: the run still ends as
-    Ctrl-C should, and no save is lost or miscounted."""
-    with make_server(Faults(delay=(0.0, 1.0))) as url:
-        child = _cli("download", "-e", "-v", "-m", "20", "-s", url, "-d", str(tmp_path),
-                     start_new_session=True)  # its own group, as a shell gives a job
-        wait_for_saved_flags(child)
-        os.killpg(child.pid, signal.SIGINT)
-        out, err = child.communicate(timeout=20)
-    assert child.returncode == 130, err
-    assert "Traceback" not in err and "cannot save" not in out + err
-    saved = gif_files(tmp_path)
-    assert saved and leftovers(tmp_path) == []
-    assert f"{len(saved):3} flags downloaded." in out
-
-
-@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
-def test_a_second_ctrl_c_at_once_still_ends_in_order(
-    make_server: MakeServer, transport: str, tmp_path: Path, ctrl_c_enabled: None
-) -> None:
-    """A terminal's Ctrl-C can arrive twice within milliseconds (to the process and to its
-    group). The run still ends at once, with the report, no traceback and no partial file."""
-    with make_server(Faults(delay=(0.2, 3.0))) as url:
-        child = _cli("download", "-e", "-v", "-s", url, "-d", str(tmp_path),
-                     "--transport", transport)
-        wait_for_saved_flags(child)
-        os.kill(child.pid, signal.SIGINT)
-        time.sleep(0.002)  # not a wait for a state: two signals at once would merge into one
-        os.kill(child.pid, signal.SIGINT)
-        out, err = child.communicate(timeout=20)
-    assert child.returncode == 130, err
-    assert "Traceback" not in err and "never retrieved" not in err
-    saved = gif_files(tmp_path)
-    assert f"{len(saved):3} flags downloaded." in out
-    assert leftovers(tmp_path) == []
-
-
-def test_sigterm_inside_asyncio_run_cancels_the_main_task_as_ctrl_c_does(
-    ctrl_c_enabled: None,
-) -> None:
-    from flags_async._signals import sigterm_as_ctrl_c
-
-    seen: list[str] = []
-
-    async def main() -> None:
-        try:
-            signal.raise_signal(signal.SIGTERM)
-            await asyncio.sleep(5)
-        except BaseException as exc:
-            seen.append(type(exc).__name__)
-            raise
-
-    with sigterm_as_ctrl_c(), pytest.raises(KeyboardInterrupt):  # as asyncio.run ends
-        asyncio.run(main())
-    assert seen == ["CancelledError"]  # not a KeyboardInterrupt raised wherever the task was
-
-
-SIGTERM_IN_INTERRUPTIBLE = """
-import asyncio, signal, sys
-from flags_async._signals import interruptible, sigterm_as_ctrl_c
-
-async def work():
-    signal.raise_signal(signal.SIGTERM)
-    await asyncio.sleep(5)
-
-try:
-    if sys.argv[1] == "cli":
-        with sigterm_as_ctrl_c():
-            asyncio.run(interruptible(work()))
-    else:
-        asyncio.run(interruptible(work()))
-except KeyboardInterrupt:
-    print("interrupted")
-"""
-
-
-@pytest.mark.parametrize(("where", "returncode", "out"), [
-    ("cli", 0, "interrupted\n"),  # inside the command line: SIGTERM stops as Ctrl-C does
-    ("library", -signal.SIGTERM, ""),  # a library caller's SIGTERM is left alone
-])
-def test_sigterm_is_taken_over_only_where_the_cli_asks(
-    where: str, returncode: int, out: str, ctrl_c_enabled: None
-) -> None:
-    done = subprocess.run([sys.executable, "-c", SIGTERM_IN_INTERRUPTIBLE, where],
-                          capture_output=True, text=True, timeout=30, check=False)
-    assert (done.returncode, done.stdout) == (returncode, out), done.stderr
-
-
-def test_sigterm_outside_asyncio_run_is_a_keyboard_interrupt() -> None:
-    from flags_async._signals import sigterm_as_ctrl_c
-
-    with sigterm_as_ctrl_c(), pytest.raises(KeyboardInterrupt):
-        signal.raise_signal(signal.SIGTERM)
-        time.sleep(5)
-
-
-def test_sigterm_prints_json_of_what_completed_and_exits_130(
-    make_server: MakeServer, tmp_path: Path, ctrl_c_enabled: None
-) -> None:
-    with make_server(Faults(delay=(0.2, 3.0))) as url:
-        child = _cli("download", "-e", "-s", url, "-d", str(tmp_path), "--json", "-v")
-        assert child.stderr is not None
-        assert child.stderr.readline()  # the first -v line: it is downloading
-        os.kill(child.pid, signal.SIGTERM)
-        out, err = child.communicate(timeout=20)
-    assert child.returncode == 130, err
-    data = json.loads(out)
-    assert data["interrupted"] is True and data["requested"] == 676
-    assert 0 < len(data["results"]) < 676
-    ok_paths = sorted(r["path"] for r in data["results"] if r["status"] == "ok")
-    assert [str(p) for p in gif_files(tmp_path)] == ok_paths
-    assert leftovers(tmp_path) == []

@@ -61,10 +61,14 @@ def fail(message: str, code: int = EXIT_ERRORS) -> NoReturn:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console entry point: usage errors become one line on stderr and exit 2."""
+    """Console entry point: usage errors become one line on stderr and exit 2. SIGTERM stops a
+    command as Ctrl-C does, and only the first Ctrl-C counts (see `_signals.ctrl_c_once`)."""
+    from .._signals import ctrl_c_once, sigterm_as_ctrl_c
+
     command = typer.main.get_command(app)
     try:
-        code = command.main(args=argv, prog_name="flags-async", standalone_mode=False)
+        with ctrl_c_once(), sigterm_as_ctrl_c():
+            code = command.main(args=argv, prog_name="flags-async", standalone_mode=False)
     except typer.TyperException as exc:  # click's usage errors derive from it
         ctx = getattr(exc, "ctx", None)  # usage errors carry the command they belong to
         where = ctx.command_path if ctx is not None else "flags-async"

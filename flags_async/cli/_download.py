@@ -101,7 +101,6 @@ def download(
     """Download flags for country codes, and report what happened."""
     from .._api import Interrupted
     from .._api import download as run_download
-    from .._signals import sigterm_as_ctrl_c
     from ..client._limits import fit_fd_limit
     from ..server._embedded import given_or_embedded
 
@@ -135,7 +134,7 @@ def download(
         prepare_dest(Path(dest))  # before any request: a folder we cannot use costs nothing
         tls = trust_store(cacert)
         direct = url is None  # the embedded server is always reached directly
-        with sigterm_as_ctrl_c(), given_or_embedded(url) as base_url:
+        with given_or_embedded(url) as base_url:
             check_reachable(base_url, timeout, tls,
                             None if direct else proxy_for(base_url, proxy))
             options = Options(

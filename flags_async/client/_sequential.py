@@ -12,6 +12,7 @@ import httpx
 
 from .._models import OnResult, Options, Result
 from .._saving import kept_flag, save_result
+from .._signals import ctrl_c_calls
 from ._fetch import (
     FetchFailure,
     body_failures,
@@ -27,6 +28,7 @@ from ._fetch import (
 )
 from ._http import sync_client
 from ._retry import retry_wait
+from ._stop import Stop, Stopped
 
 
 def get(client: httpx.Client, url: str, options: Options) -> bytes:
@@ -44,10 +46,13 @@ def get(client: httpx.Client, url: str, options: Options) -> bytes:
     return bytes(body)
 
 
-def get_with_retries(client: httpx.Client, url: str, options: Options) -> tuple[bytes, int]:
+def get_with_retries(
+    client: httpx.Client, url: str, options: Options, stop: Stop
+) -> tuple[bytes, int]:
     """`get`, retried as the shared policy says: the body and the attempts it took."""
     attempt = 1
     while True:
+        stop.check()
         try:
             return get(client, url, options), attempt
         except FetchFailure as exc:
@@ -55,41 +60,50 @@ def get_with_retries(client: httpx.Client, url: str, options: Options) -> tuple[
             wait = retry_wait(exc, attempt, options)
             if wait is None:
                 raise
-            time.sleep(wait)
+            stop.sleep(wait)
         attempt += 1
 
 
-def get_flag(client: httpx.Client, cc: str, options: Options) -> tuple[bytes, int]:
-    image, attempts = get_with_retries(client, flag_url(options.base_url, cc), options)
+def get_flag(client: httpx.Client, cc: str, options: Options, stop: Stop) -> tuple[bytes, int]:
+    image, attempts = get_with_retries(client, flag_url(options.base_url, cc), options, stop)
     check_flag(image, attempts)
     return image, attempts
 
 
-def get_country_stem(client: httpx.Client, cc: str, options: Options) -> str | None:
+def get_country_stem(client: httpx.Client, cc: str, options: Options, stop: Stop) -> str | None:
     """The file-name stem from metadata.json, or None (use the code) if it is unusable."""
     try:
-        body, _ = get_with_retries(client, metadata_url(options.base_url, cc), options)
+        body, _ = get_with_retries(client, metadata_url(options.base_url, cc), options,
+                                   stop)
     except FetchFailure:
         return None
     return country_stem(body)
 
 
-def download_one(client: httpx.Client, cc: str, options: Options) -> Result:
+def download_one(client: httpx.Client, cc: str, options: Options, stop: Stop) -> Result:
+    """Fetch and save one flag; raises `Stopped` if Ctrl-C cut it short."""
     if options.skip_existing and not options.names and (kept := kept_flag(cc, None, options)):
         return kept
     try:
-        image, attempts = get_flag(client, cc, options)
+        image, attempts = get_flag(client, cc, options, stop)
     except FetchFailure as exc:
         return failure_result(cc, exc)
-    stem = get_country_stem(client, cc, options) if options.names else None
+    stem = get_country_stem(client, cc, options, stop) if options.names else None
     return save_result(cc, image, attempts, stem, options)
 
 
 def download_many(cc_list: list[str], options: Options, on_result: OnResult) -> list[Result]:
     results = []
-    with sync_client(options) as client:
+    stop = Stop()
+    with ctrl_c_calls(stop.request), stop.watch(sync_client(options)) as client:
         for cc in cc_list:
-            result = download_one(client, cc, options)
-            on_result(result)
-            results.append(result)
-    return results
+            try:
+                result = download_one(client, cc, options, stop)
+            except Stopped:
+                break
+            if stop.keeps(result):
+                on_result(result)
+                results.append(result)
+            if stop.requested:
+                break
+    return results  # after a Ctrl-C, `ctrl_c_calls` has raised KeyboardInterrupt instead
