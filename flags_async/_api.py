@@ -6,7 +6,7 @@ import importlib
 import time
 from typing import Protocol
 
-from ._models import Mode, OnResult, Options, Report, Result, ignore_result
+from ._models import Mode, OnResult, Options, Report, Result, TransportName, ignore_result
 from ._saving import prepare_dest
 
 _STRATEGY_MODULES = {
@@ -28,6 +28,15 @@ def strategy(mode: Mode) -> DownloadMany:
     module = importlib.import_module(_STRATEGY_MODULES[mode], __package__)
     download_many: DownloadMany = module.download_many
     return download_many
+
+
+def warm_up(mode: Mode, transport: TransportName) -> None:
+    """Import what a download in `mode` will use, now: a caller that starts a server meanwhile
+    overlaps the two, and the download phase does not pay for imports."""
+    from .client._http import load_transport
+
+    strategy(mode)
+    load_transport(transport if mode is Mode.ASYNC else TransportName.HTTPX)
 
 
 class Interrupted(Exception):
@@ -56,7 +65,8 @@ def download(
         raise TypeError(f"cc_list is a list of codes, not a string: use [{cc_list!r}]")
     cc_list = list(dict.fromkeys(cc_list))
     download_many = strategy(mode)
-    ssl_context(options.cacert)  # like the imports, per-process start-up: not the download
+    warm_up(mode, options.transport)  # like the trust store, per-process start-up
+    ssl_context(options.cacert)
     prepare_dest(options.dest)
     done: list[Result] = []
     notify = on_result or ignore_result

@@ -17,14 +17,14 @@ import pytest
 from aiohttp import web
 
 from flags_async.server._app import Faults, make_app
-from flags_async.server._catalogue import Entry, build_catalogue
+from flags_async.server._catalogue import Catalogue, build_catalogue
 from flags_async.server._serve import listen, serve_until_stopped
 
 NO_FAULTS = Faults()
 
 
 @pytest.fixture(scope="session")
-def catalogue() -> dict[str, Entry]:
+def catalogue() -> Catalogue:
     return build_catalogue()
 
 
@@ -60,7 +60,7 @@ def serving(make: Callable[[], web.Application],
 
 
 @contextmanager
-def running_server(catalogue: dict[str, Entry], faults: Faults = NO_FAULTS,
+def running_server(catalogue: Catalogue, faults: Faults = NO_FAULTS,
                    seed: int = 0) -> Iterator[str]:
     """The bundled app with `faults`, served until the block ends."""
     with serving(lambda: make_app(faults, catalogue, random.Random(seed))) as url:
@@ -68,7 +68,7 @@ def running_server(catalogue: dict[str, Entry], faults: Faults = NO_FAULTS,
 
 
 @pytest.fixture(scope="session")
-def server_url(catalogue: dict[str, Entry]) -> Iterator[str]:
+def server_url(catalogue: Catalogue) -> Iterator[str]:
     """A fast, faultless bundled server shared by the whole session."""
     with running_server(catalogue) as url:
         yield url
@@ -76,7 +76,7 @@ def server_url(catalogue: dict[str, Entry]) -> Iterator[str]:
 
 @pytest.fixture
 def make_server(
-    catalogue: dict[str, Entry],
+    catalogue: Catalogue,
 ) -> Callable[..., AbstractContextManager[str]]:
     """Start a server with chosen faults: `with make_server(Faults(...)) as url:`."""
 

@@ -1,4 +1,4 @@
-"""The bench command: runs, summaries, estimates, table, JSON and chart."""
+"""The bench command: runs, summaries, sweeps, table, JSON and charts."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from flags_async.bench._runner import (
     ScenarioResult,
     Summary,
     bench_scenario,
-    estimate_sequential,
     format_table,
+    sequential_sample,
     summarize,
     with_speedups,
 )
@@ -27,27 +27,32 @@ from flags_async.cli import main
 
 
 def _run(variant: str, n: int, seconds: float, ok: int = 1) -> Run:
-    return Run("fast", variant, n, seconds, 2, ok, 2 - ok, 0)
+    return Run("fast", variant, 1, n, seconds, 2, ok, 2 - ok, 0)
 
 
 def test_summary_takes_median_min_max_and_rate() -> None:
     runs = [_run("async", 1, 0.3), _run("async", 2, 0.1), _run("async", 3, 0.2),
             _run("threads", 1, 9.0)]
-    s = summarize(runs, "async")
+    s = summarize(runs, "async", 1)
     assert (s.median_s, s.min_s, s.max_s) == (0.2, 0.1, 0.3)
     assert s.requests_per_s == pytest.approx(2 / 0.2)
 
 
-def test_speedups_are_against_sequential() -> None:
-    summaries = [Summary("sequential", 2.0, 2, 2, 1, 0, 0, 0),
-                 Summary("async", 0.5, 0.5, 0.5, 4, 0, 0, 0)]
-    assert [s.speedup for s in with_speedups(summaries)] == [1.0, 4.0]
+def test_speedups_compare_rates_with_sequential_s() -> None:
+    """Sequential may run over fewer codes: requests per second are what is compared."""
+    summaries = [Summary("sequential", 1, 10, 2.0, 2, 2, 5.0, 0, 0, 0),
+                 Summary("async", 100, 676, 6.76, 6.76, 6.76, 100.0, 0, 0, 0)]
+    assert [s.speedup for s in with_speedups(summaries)] == [1.0, 20.0]
     assert with_speedups(summaries[1:])[0].speedup is None
 
 
-def test_sequential_on_a_slow_server_is_estimated_from_the_mean_delay() -> None:
-    estimate = estimate_sequential(194, 2.75)
-    assert estimate.estimated and estimate.median_s == pytest.approx(533.5)
+def test_sequential_s_sample_is_spread_evenly_and_sized_by_the_server_s_wait() -> None:
+    codes = [f"{a}{b}" for a in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" for b in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"]
+    assert sequential_sample(codes, 0.0) == codes  # a fast server: every code
+    sample = sequential_sample(codes, 0.020)  # 2 s at 20 ms a response: 100 codes
+    assert len(sample) == 100 and sample[0] == "AA" and sample[-1].startswith("Z")
+    assert sample == sorted(set(sample))
+    assert len(sequential_sample(codes, 2.75)) == 5  # never fewer than a handful
 
 
 def test_each_run_gets_a_fresh_folder_and_all_go_when_the_scenario_ends(
@@ -66,7 +71,7 @@ def test_each_run_gets_a_fresh_folder_and_all_go_when_the_scenario_ends(
         return real(codes, options, mode)
 
     monkeypatch.setattr(bench, "download", recording)
-    bench_scenario(SCENARIOS["fast"], ["sequential", "async"], ["BR"], max_req=1, runs=2,
+    bench_scenario(SCENARIOS["fast"], ["sequential", "async"], ["BR"], max_reqs=[1], runs=2,
                    server_url=server_url)
     assert len(set(folders)) == 4
     assert len({f.parent for f in folders}) == 1
@@ -76,7 +81,7 @@ def test_each_run_gets_a_fresh_folder_and_all_go_when_the_scenario_ends(
 def test_bench_scenario_alternates_variants_and_counts_every_run(server_url: str) -> None:
     seen: list[tuple[int, str]] = []
     result = bench_scenario(SCENARIOS["fast"], ["sequential", "async", "async-httpx"],
-                            ["BR", "ZZ"], max_req=2, runs=2, server_url=server_url,
+                            ["BR", "ZZ"], max_reqs=[2], runs=2, server_url=server_url,
                             on_run=lambda r: seen.append((r.run, r.variant)))
     assert seen == [(1, "sequential"), (1, "async"), (1, "async-httpx"),
                     (2, "sequential"), (2, "async"), (2, "async-httpx")]
@@ -84,19 +89,79 @@ def test_bench_scenario_alternates_variants_and_counts_every_run(server_url: str
     assert [s.variant for s in result.summary] == ["sequential", "async", "async-httpx"]
     assert result.summary[0].speedup == 1.0
     table = format_table(result)
-    assert "fast scenario: 2 codes (BR to ZZ), max-req 2, 2 runs each" in table
+    assert "fast scenario: 2 codes (BR to ZZ), 2 runs each" in table
     assert "async-httpx" in table
 
 
-def test_a_slow_scenario_estimates_sequential_unless_asked(server_url: str) -> None:
-    slow = Scenario("delay", (), "all", max_req=5, runs=1, mean_delay=2.75)
-    result = bench_scenario(slow, ["sequential", "async"], ["BR"], max_req=5, runs=1,
+def test_a_slow_scenario_measures_sequential_over_a_sample_and_says_so(server_url: str) -> None:
+    slow = Scenario("slow", (), "all", max_req=5, runs=1, mean_wait_s=1.0)
+    codes = ["AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AR", "AT"]
+    result = bench_scenario(slow, ["sequential", "async"], codes, max_reqs=[5], runs=1,
                             server_url=server_url)
-    assert [r.variant for r in result.runs] == ["async"]
-    assert result.summary[0].estimated and "estimated" in format_table(result)
-    ran = bench_scenario(slow, ["sequential"], ["BR"], max_req=5, runs=1,
-                         server_url=server_url, run_sequential=True)
-    assert [r.variant for r in ran.runs] == ["sequential"] and not ran.summary[0].estimated
+    assert [(r.variant, r.requested) for r in result.runs] == [("sequential", 5), ("async", 10)]
+    seq, asy = result.summary
+    assert (seq.requested, seq.ok + seq.not_found) == (5, 5)  # measured: its own run's counts
+    assert seq.median_s == result.runs[0].elapsed_s
+    assert asy.speedup == pytest.approx(asy.requests_per_s / seq.requests_per_s)
+    assert "sequential ran over 5 of the 10 codes" in format_table(result)
+
+
+def test_a_concurrency_sweep_runs_each_max_req_and_sequential_once_per_round(
+    server_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chart = tmp_path / "scaling.png"
+    assert main(["bench", "--scenario", "fast", "-s", server_url, "--runs", "2", "-l", "10",
+                 "--max-req", "1,10", "--modes", "sequential,async", "--json",
+                 "--plot", str(chart)]) == 0
+    (scenario,) = json.loads(capsys.readouterr().out)["scenarios"]
+    assert [(r["variant"], r["max_req"]) for r in scenario["runs"]] == [
+        ("sequential", 1), ("async", 1), ("async", 10)] * 2
+    assert [(s["variant"], s["max_req"]) for s in scenario["summary"]] == [
+        ("sequential", 1), ("async", 1), ("async", 10)]
+    assert_image(chart)
+
+
+def test_a_latency_sweep_starts_a_server_per_latency_and_measures_every_mode(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chart = tmp_path / "sweep.png"
+    assert main(["bench", "--latency", "0,20", "--runs", "1", "-l", "10",
+                 "--modes", "sequential,threads,async", "--json", "--plot", str(chart)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["process_s"] > 0
+    zero, twenty = data["scenarios"]
+    assert (zero["latency_ms"], twenty["latency_ms"]) == (0, 20)
+    assert zero["server"] != twenty["server"]
+    for scenario in (zero, twenty):
+        assert [r["variant"] for r in scenario["runs"]] == ["sequential", "threads", "async"]
+        assert all(r["ok"] + r["not_found"] == r["requested"] for r in scenario["runs"])
+    sequential_at_20 = twenty["runs"][0]
+    # 20 ms per response, one response at a time: the server's latency is really there.
+    assert sequential_at_20["elapsed_s"] >= sequential_at_20["requested"] * 0.020
+    assert_image(chart)
+
+
+@pytest.mark.parametrize(("args", "why"), [
+    (["--latency", "fast"], "give milliseconds"),
+    (["--latency", "-5"], "give milliseconds"),
+    (["--max-req", "0,10"], "give request counts"),
+    (["--latency", "10", "--scenario", "fast"], "not both"),
+])
+def test_bad_sweeps_are_usage_errors(
+    args: list[str], why: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["bench", *args]) == 2
+    assert why in capsys.readouterr().err
+
+
+def assert_image(path: Path) -> None:
+    """`path` holds a whole, valid image."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        image.verify()
+    with Image.open(path) as image:
+        assert image.size[0] > 400 and image.size[1] > 300
 
 
 def test_bench_cli_prints_json_and_draws_a_png(
@@ -112,6 +177,7 @@ def test_bench_cli_prints_json_and_draws_a_png(
     assert [r["variant"] for r in scenario["runs"]] == ["async", "threads"]
     assert {s["variant"] for s in scenario["summary"]} == {"async", "threads"}
     assert chart.read_bytes().startswith(b"\x89PNG\r\n")
+    assert_image(chart)
 
 
 def test_the_default_bench_starts_its_own_server_per_scenario(
@@ -180,7 +246,7 @@ def test_unknown_modes_are_a_usage_error(modes: str, capsys: pytest.CaptureFixtu
 
 
 def test_scenario_result_json_counts_codes() -> None:
-    result = ScenarioResult("fast", "http://x", ["AA", "AB"], 3)
+    result = ScenarioResult("fast", "http://x", ["AA", "AB"], 0.0)
     assert result.as_dict()["codes"] == 2
 
 

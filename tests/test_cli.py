@@ -146,6 +146,16 @@ def test_json_is_the_only_thing_on_stdout(
     assert len(captured.err.splitlines()) == 676  # -v lines go to stderr beside --json
 
 
+def test_json_gives_the_whole_process_time_beside_the_download_phase(tmp_path: Path) -> None:
+    """Start-up (interpreter, imports, the embedded server) is never hidden."""
+    child = cli_process("download", "BR", "--json", "-d", str(tmp_path))
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 0, err
+    data = json.loads(out)
+    assert data["ok"] == 1
+    assert data["process_s"] > data["elapsed_s"] > 0
+
+
 def test_quiet_prints_only_the_counts(
     server_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

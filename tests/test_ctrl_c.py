@@ -20,7 +20,7 @@ import pytest
 from aiohttp import web
 
 from flags_async.server._app import Faults
-from flags_async.server._catalogue import Entry
+from flags_async.server._catalogue import Catalogue
 from tests.conftest import cli_process, gif_files, leftovers, serving, wait_for_saved_flags
 
 MakeServer = Callable[..., AbstractContextManager[str]]
@@ -40,7 +40,7 @@ NEVER_ANSWERED = ["DE", "DK", "DZ", "EC", "EE", "EG"]
 TRY_AGAIN_LATER = ["CA", "CD", "CF", "CG", "CH", "CI"]
 
 
-def stalling_app(catalogue: dict[str, Entry]) -> web.Application:
+def stalling_app(catalogue: Catalogue) -> web.Application:
     """Serves the `QUICK` flags at once, answers the `TRY_AGAIN_LATER` ones 503 with
     `Retry-After: 30`, and never answers anything else."""
 
@@ -65,7 +65,7 @@ def stalling_app(catalogue: dict[str, Entry]) -> web.Application:
     pytest.param(TRY_AGAIN_LATER, id="back-offs-under-way"),
 ])
 def test_ctrl_c_ends_the_run_without_waiting_for_the_downloads_under_way(
-    catalogue: dict[str, Entry], mode: list[str], waiting: list[str], tmp_path: Path,
+    catalogue: Catalogue, mode: list[str], waiting: list[str], tmp_path: Path,
     ctrl_c_enabled: None,
 ) -> None:
     """Three flags are saved; every other download waits for a reply that never comes, or for

@@ -16,15 +16,16 @@ import pytest
 from PIL import Image
 
 from flags_async import country_codes
-from flags_async.server._app import Faults
-from flags_async.server._catalogue import Entry, countries, export
+from flags_async.server._app import Faults, make_app
+from flags_async.server._catalogue import Catalogue, countries, export
 from flags_async.server._flagart import draw_flag
+from tests.conftest import serving
 
 MakeServer = Callable[..., AbstractContextManager[str]]
 
 
 def test_every_country_has_a_distinct_valid_gif_of_realistic_size(
-    catalogue: dict[str, Entry],
+    catalogue: Catalogue,
 ) -> None:
     gifs = [catalogue[f"{cc.lower()}/{cc.lower()}.gif"].body for cc in country_codes()]
     assert len(gifs) == 194 and len(set(gifs)) == 194
@@ -35,8 +36,55 @@ def test_every_country_has_a_distinct_valid_gif_of_realistic_size(
     assert image.format == "GIF" and image.size == (240, 160)
 
 
-def test_the_gifs_are_deterministic(catalogue: dict[str, Entry]) -> None:
+def test_the_gifs_are_deterministic(catalogue: Catalogue) -> None:
     assert draw_flag("BR") == catalogue["br/br.gif"].body
+
+
+def test_the_catalogue_draws_a_flag_when_first_asked_for_and_keeps_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from flags_async.server import _flagart
+
+    drawn: list[str] = []
+
+    def counting(cc: str) -> bytes:
+        drawn.append(cc)
+        return draw_flag(cc)
+
+    monkeypatch.setattr(_flagart, "draw_flag", counting)
+    catalogue = Catalogue()
+    assert len(catalogue) == 2 * 194 and drawn == []  # nothing drawn to list the files
+    assert catalogue["zw/zw.gif"].body == draw_flag("ZW")
+    assert catalogue["zw/zw.gif"] is catalogue["zw/zw.gif"]
+    assert catalogue["zw/metadata.json"].content_type == "application/json"
+    assert drawn == ["ZW"]
+    assert "zz/zz.gif" not in catalogue and "zw/other.gif" not in catalogue
+
+
+def test_a_fresh_server_answers_at_once_a_flag_it_has_not_drawn_yet(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The server draws ahead in the background, from AD on (slowly here: 10 ms a flag, so
+    that it is nowhere near ZW when the request comes); ZW is drawn on demand, once."""
+    import time
+
+    from flags_async.server import _flagart
+
+    drawn: list[str] = []
+
+    def counting(cc: str) -> bytes:
+        drawn.append(cc)
+        if cc != "ZW":
+            time.sleep(0.010)
+        return draw_flag(cc)
+
+    monkeypatch.setattr(_flagart, "draw_flag", counting)
+    with serving(lambda: make_app(Faults(), Catalogue())) as url:
+        first = httpx.get(f"{url}/zw/zw.gif")
+        assert first.status_code == 200 and first.content == draw_flag("ZW")
+        assert "ZW" in drawn and drawn.index("ZW") < 193  # not after drawing all the others
+        assert httpx.get(f"{url}/zw/zw.gif").content == first.content
+    assert drawn.count("ZW") == 1
 
 
 def test_the_country_table_matches_the_shipped_code_list() -> None:
@@ -98,7 +146,7 @@ def test_impossible_faults_are_refused(faults: dict[str, object]) -> None:
 
 
 def test_export_writes_the_same_urls_for_a_static_server(
-    tmp_path: Path, catalogue: dict[str, Entry]
+    tmp_path: Path, catalogue: Catalogue
 ) -> None:
     assert export(tmp_path) == 2 * 194
     assert (tmp_path / "flags/br/br.gif").read_bytes() == catalogue["br/br.gif"].body

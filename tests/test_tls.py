@@ -16,7 +16,7 @@ import trustme
 from flags_async import Mode, Options, Status, TransportName, download
 from flags_async.cli import main
 from flags_async.server._app import Faults, make_app
-from flags_async.server._catalogue import Entry
+from flags_async.server._catalogue import Catalogue
 from flags_async.server._serve import tls_context
 from tests.conftest import gif_files, serving
 
@@ -37,7 +37,7 @@ def pems(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 @pytest.fixture(scope="module")
-def https_url(pems: tuple[Path, Path], catalogue: dict[str, Entry]) -> Iterator[str]:
+def https_url(pems: tuple[Path, Path], catalogue: Catalogue) -> Iterator[str]:
     _, server_pem = pems
     app = lambda: make_app(Faults(), catalogue, random.Random(0))  # noqa: E731
     with serving(app, tls=tls_context(str(server_pem), None)) as url:

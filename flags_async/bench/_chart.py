@@ -1,4 +1,4 @@
-"""The bench chart: medians as bars, min-max as whiskers, one group per scenario.
+"""The bench chart: what a sweep teaches, drawn as lines; a single scenario, as bars.
 
 matplotlib is imported here only, and this module only when `--plot` is given.
 """
@@ -7,12 +7,19 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .._saving import write_atomically
-from ._runner import ScenarioResult
+from ._runner import ScenarioResult, Summary
 
-COLOURS = {"sequential": "#9e9e9e", "threads": "#f0a030", "async": "#2e7d32",
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+COLOURS = {"sequential": "#757575", "threads": "#f0a030", "async": "#2e7d32",
            "async-httpx": "#6a9fd8"}
+#: How far ahead of every other mode async must be to "pull ahead" on the chart.
+AHEAD = 2.0
 
 
 def check_chart_path(path: Path) -> None:
@@ -33,49 +40,146 @@ def check_chart_path(path: Path) -> None:
 
 
 def plot(results: list[ScenarioResult], path: Path) -> None:
-    """Draw the chart and write it to `path` whole, in the format its suffix names."""
+    """Draw the chart that fits `results` and write it to `path` whole, in the format its
+    suffix names: rates against latency for a latency sweep, against max-req for a
+    concurrency sweep, else bars."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display needed
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-    variants = [v for v in COLOURS if any(s.variant == v for r in results for s in r.summary)]
-    width = 0.8 / max(1, len(variants))
-    fig, ax = plt.subplots(figsize=(3.2 + 2.4 * len(results), 4.6), dpi=110)
-    for i, variant in enumerate(variants):
-        xs, medians, low, high, tops, hatches = [], [], [], [], [], []
-        for g, result in enumerate(results):
-            for s in result.summary:
-                if s.variant == variant:
-                    xs.append(g + (i - (len(variants) - 1) / 2) * width)
-                    medians.append(s.median_s)
-                    low.append(s.median_s - s.min_s)
-                    high.append(s.max_s - s.median_s)
-                    tops.append(s.max_s)
-                    hatches.append("//" if s.estimated else "")
-        bars = ax.bar(xs, medians, width * 0.92, label=variant, color=COLOURS[variant],
-                      yerr=[low, high], capsize=3, error_kw={"elinewidth": 1})
-        for bar, hatch in zip(bars, hatches, strict=True):
-            bar.set_hatch(hatch)  # an estimate, not a measurement
-        for bar, median, top in zip(bars, medians, tops, strict=True):
-            ax.annotate(f"{median:.2f}s" if median < 100 else f"~{median:.0f}s",
-                        (bar.get_x() + bar.get_width() / 2, top), ha="center",
-                        va="bottom", fontsize=7, xytext=(0, 2), textcoords="offset points")
-    ax.set_yscale("log")
-    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
-    ax.yaxis.set_minor_formatter(NullFormatter())
-    ax.set_ylabel("download phase, seconds (log scale; lower is better)")
-    ax.set_xticks(range(len(results)))
-    ax.set_xticklabels([f"{r.scenario}\n{len(r.codes)} codes, max-req {r.max_req}"
-                        for r in results])
-    ax.set_title("flags-async bench: median of runs, whiskers min to max; "
-                 "hatched = estimated, not run", fontsize=10)
-    ax.legend(loc="upper left", fontsize=8)
-    ax.grid(axis="y", which="both", alpha=0.25)
-    fig.tight_layout()
+    if len(results) > 1 and all(r.latency_ms is not None for r in results):
+        fig = latency_chart(results)
+    elif any(len(_max_reqs(r)) > 1 for r in results):
+        fig = concurrency_chart(results)
+    else:
+        fig = bar_chart(results)
     image = io.BytesIO()
     fig.savefig(image, format=path.suffix.lower().lstrip("."))
     plt.close(fig)
     write_atomically(path, image.getvalue())  # a full disk leaves no half-drawn chart
+
+
+def _max_reqs(result: ScenarioResult) -> list[int]:
+    return sorted({s.max_req for s in result.summary if s.variant != "sequential"})
+
+
+def _series(results: list[ScenarioResult]) -> dict[str, list[tuple[ScenarioResult, Summary]]]:
+    """Each variant's summaries across `results`, keyed `async -m 100` (sequential alone)."""
+    lines: dict[str, list[tuple[ScenarioResult, Summary]]] = {}
+    for result in results:
+        for s in result.summary:
+            key = s.variant if s.variant == "sequential" else f"{s.variant} -m {s.max_req}"
+            lines.setdefault(key, []).append((result, s))
+    return lines
+
+
+def _subtitle(results: list[ScenarioResult]) -> str:
+    codes = len(results[0].codes)
+    return f"{codes} requests per run, bundled server on loopback; median of runs"
+
+
+def latency_chart(results: list[ScenarioResult]) -> Figure:
+    """Requests per second, and speed-up over sequential, against the server's latency."""
+    import matplotlib.pyplot as plt
+
+    fig, (rates, gains) = plt.subplots(1, 2, figsize=(12, 5), dpi=110)
+    latencies = [r.latency_ms or 0.0 for r in results]
+    for key, points in _series(results).items():
+        variant = points[0][1].variant
+        xs = [r.latency_ms or 0.0 for r, _ in points]
+        style = {"color": COLOURS[variant], "marker": "o", "label": key}
+        rates.plot(xs, [s.requests_per_s for _, s in points], **style)
+        gains.plot(xs, [s.speedup or 1.0 for _, s in points], **style)
+    for ax in (rates, gains):
+        ax.set_xscale("symlog", linthresh=1.0)  # 0 ms is shown, and 1 to 50 ms spread out
+        ax.set_xticks(latencies, [f"{x:g}" for x in latencies])
+        ax.set_xlabel("server latency per response, ms")
+        ax.set_yscale("log")
+        ax.grid(which="both", alpha=0.25)
+    rates.set_ylabel("requests per second (log scale; higher is better)")
+    rates.set_title("Requests per second")
+    gains.set_ylabel("speed-up over sequential (log scale)")
+    gains.axhline(1.0, color=COLOURS["sequential"], linewidth=1, linestyle="--")
+    gains.set_title("Speed-up over sequential")
+    _mark_where_async_pulls_ahead(gains, results)
+    rates.legend(fontsize=8)
+    fig.suptitle(f"flags-async bench: the latency sweep\n{_subtitle(results)}", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def _mark_where_async_pulls_ahead(ax: Axes, results: list[ScenarioResult]) -> None:
+    """Point at the first latency from which async is `AHEAD` times every other mode."""
+    for result in results:
+        best = {s.variant: s.requests_per_s for s in sorted(
+            result.summary, key=lambda s: s.requests_per_s)}
+        others = [rate for variant, rate in best.items() if variant != "async"]
+        if "async" in best and others and all(best["async"] >= AHEAD * r for r in others):
+            async_gain = max(s.speedup or 1.0 for s in result.summary if s.variant == "async")
+            ax.annotate(f"async pulls ahead:\n{AHEAD:g}x every other mode\nfrom "
+                        f"{result.latency_ms:g} ms", (result.latency_ms or 0.0, async_gain),
+                        xytext=(-90, 30), textcoords="offset points", fontsize=8,
+                        arrowprops={"arrowstyle": "->"})
+            return
+
+
+def concurrency_chart(results: list[ScenarioResult]) -> Figure:
+    """Requests per second against requests in flight, one line per mode and scenario."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
+    for result in results:
+        for s in result.summary:
+            if s.variant == "sequential":  # one request in flight: a level to compare with
+                ax.axhline(s.requests_per_s, color=COLOURS["sequential"], linestyle="--",
+                           linewidth=1, label=f"sequential ({result.scenario})")
+        for variant in COLOURS:
+            points = sorted((s.max_req, s.requests_per_s) for s in result.summary
+                            if s.variant == variant and variant != "sequential")
+            if points:
+                ax.plot(*zip(*points, strict=True), marker="o", color=COLOURS[variant],
+                        label=f"{variant} ({result.scenario})")
+    ticks = sorted({m for r in results for m in _max_reqs(r)})
+    ax.set_xscale("log")
+    ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.set_xlabel("--max-req: requests in flight (log scale)")
+    ax.set_ylabel("requests per second (higher is better)")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.25)
+    ax.legend(fontsize=8)
+    ax.set_title(f"flags-async bench: how each mode scales\n{_subtitle(results)}", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def bar_chart(results: list[ScenarioResult]) -> Figure:
+    """Requests per second of each mode, one group per scenario, on a linear axis; whiskers
+    from the slowest to the fastest run; errors written above their bar."""
+    import matplotlib.pyplot as plt
+
+    variants = [v for v in COLOURS if any(s.variant == v for r in results for s in r.summary)]
+    width = 0.8 / max(1, len(variants))
+    fig, ax = plt.subplots(figsize=(3.5 + 2.6 * len(results), 5), dpi=110)
+    for i, variant in enumerate(variants):
+        for g, result in enumerate(results):
+            for s in (s for s in result.summary if s.variant == variant):
+                x = g + (i - (len(variants) - 1) / 2) * width
+                slow, fast = s.requested / s.max_s, s.requested / s.min_s
+                ax.bar(x, s.requests_per_s, width * 0.92, color=COLOURS[variant],
+                       label=variant if g == 0 else None,
+                       yerr=[[s.requests_per_s - slow], [fast - s.requests_per_s]], capsize=3)
+                note = f"{s.requests_per_s:.0f}" + (f"\n{s.errors} errors" if s.errors else "")
+                ax.annotate(note, (x, fast), ha="center", va="bottom", fontsize=7,
+                            xytext=(0, 2), textcoords="offset points",
+                            color="#b00020" if s.errors else "black")
+    ax.set_ylabel("requests per second (higher is better)")
+    ax.set_xticks(range(len(results)),
+                  [f"{r.scenario}\n{len(r.codes)} codes" for r in results])
+    ax.margins(y=0.15)
+    ax.legend(loc="upper left", fontsize=8)
+    ax.grid(axis="y", alpha=0.25)
+    ax.set_title("flags-async bench: median of runs, whiskers slowest to fastest",
+                 fontsize=10)
+    fig.tight_layout()
+    return fig

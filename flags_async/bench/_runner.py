@@ -1,14 +1,20 @@
 """Benchmarking the modes side by side: the numbers users come to this project for.
 
-Each scenario starts its own bundled server in a child process (so the server never shares the
-client's interpreter or event loop), then runs every variant `runs` times, alternating
-variants so that drift in a noisy machine hits them all alike, each run into a fresh folder.
-The folders are deleted when the scenario ends, so that no run's timing includes another
-run's clean-up (docs/benchmarks.md says what that clean-up cost).
+A scenario is a kind of server: the bundled one with a fixed latency per response (a sweep runs
+several), or a preset of the book's (0.5-5 s delays, errors). Each starts its own bundled server
+in a child process (so the server never shares the client's interpreter or event loop), then
+runs every variant `runs` times at each `max_req`, alternating variants so that drift in a noisy
+machine hits them all alike, each run into a fresh folder. The folders are deleted when the
+scenario ends, so that no run's timing includes another run's clean-up.
+
+Every figure is measured. Sequential mode against a slow server would take minutes, so it runs
+over an even sample of the codes, sized to take about `SEQUENTIAL_BUDGET_S`; rates (requests per
+second) are what is compared, and the table says how many codes each mode asked for.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 import tempfile
 from collections.abc import Callable
@@ -19,6 +25,11 @@ from typing import Any
 from .._api import download
 from .._models import Mode, Options, TransportName
 from ..server._embedded import given_or_embedded
+
+#: About how long one sequential run may take: it runs over fewer codes where all would take longer.
+SEQUENTIAL_BUDGET_S = 2.0
+#: The smallest sample sequential runs over, however slow the server.
+MIN_SEQUENTIAL_CODES = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,23 +54,34 @@ VARIANTS = {
 
 @dataclass(frozen=True, slots=True)
 class Scenario:
-    """A kind of server, and the defaults that keep the whole default bench under 2 minutes."""
+    """A kind of server, and the defaults that keep the default bench within 3 minutes."""
 
     name: str
     serve_args: tuple[str, ...]
     codes: str  # "every" (676) or "all" (194)
     max_req: int
     runs: int
-    #: Mean seconds the server waits per response: lets sequential be estimated, not run.
-    mean_delay: float = 0.0
+    #: The server's wait per response in milliseconds, if it is fixed: the sweep's x axis.
+    latency_ms: float | None = None
+    #: The server's mean wait per response, in seconds: sizes sequential's sample, nothing else.
+    mean_wait_s: float = 0.0
 
+
+def latency_scenario(ms: float) -> Scenario:
+    """The bundled server answering every request `ms` milliseconds late."""
+    return Scenario(f"latency {ms:g} ms", ("--latency", f"{ms:g}"), "every", max_req=100,
+                    runs=3, latency_ms=ms, mean_wait_s=ms / 1000)
+
+
+#: `make bench`'s sweep: from loopback (CPU-bound) to a distant server (waiting-bound).
+DEFAULT_LATENCIES = (0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0)
 
 SCENARIOS = {
     s.name: s
     for s in (
-        Scenario("fast", ("--preset", "local"), "every", max_req=100, runs=5),
-        Scenario("delay", ("--preset", "delay"), "all", max_req=1000, runs=2, mean_delay=2.75),
-        Scenario("error", ("--preset", "error"), "all", max_req=1000, runs=2, mean_delay=2.75),
+        Scenario("fast", ("--preset", "local"), "every", max_req=100, runs=5, latency_ms=0.0),
+        Scenario("delay", ("--preset", "delay"), "all", max_req=1000, runs=2, mean_wait_s=2.75),
+        Scenario("error", ("--preset", "error"), "all", max_req=1000, runs=2, mean_wait_s=2.75),
     )
 }
 
@@ -68,6 +90,7 @@ SCENARIOS = {
 class Run:
     scenario: str
     variant: str
+    max_req: int
     run: int
     elapsed_s: float
     requested: int
@@ -79,6 +102,8 @@ class Run:
 @dataclass(frozen=True, slots=True)
 class Summary:
     variant: str
+    max_req: int
+    requested: int
     median_s: float
     min_s: float
     max_s: float
@@ -86,8 +111,8 @@ class Summary:
     ok: int
     not_found: int
     errors: int
+    #: This variant's requests per second over sequential's, in the same scenario.
     speedup: float | None = None
-    estimated: bool = False
 
 
 @dataclass(slots=True)
@@ -95,7 +120,7 @@ class ScenarioResult:
     scenario: str
     server: str
     codes: list[str]
-    max_req: int
+    latency_ms: float | None = None
     runs: list[Run] = field(default_factory=list)
     summary: list[Summary] = field(default_factory=list)
 
@@ -105,27 +130,33 @@ class ScenarioResult:
         return data
 
 
-def summarize(runs: list[Run], variant: str) -> Summary:
-    mine = [r for r in runs if r.variant == variant]
+def sequential_sample(codes: list[str], mean_wait_s: float) -> list[str]:
+    """An even sample of `codes` that sequential mode gets through in about
+    `SEQUENTIAL_BUDGET_S` against a server waiting `mean_wait_s` per response."""
+    if mean_wait_s <= 0:
+        return codes
+    size = max(MIN_SEQUENTIAL_CODES, math.floor(SEQUENTIAL_BUDGET_S / mean_wait_s))
+    if size >= len(codes):
+        return codes
+    step = len(codes) / size
+    return [codes[math.floor(i * step)] for i in range(size)]
+
+
+def summarize(runs: list[Run], variant: str, max_req: int) -> Summary:
+    mine = [r for r in runs if r.variant == variant and r.max_req == max_req]
     times = [r.elapsed_s for r in mine]
     median = statistics.median(times)
     middle = min(mine, key=lambda r: abs(r.elapsed_s - median))  # counts of a typical run
-    return Summary(variant, median, min(times), max(times), middle.requested / median,
-                   middle.ok, middle.not_found, middle.errors)
-
-
-def estimate_sequential(codes: int, mean_delay: float) -> Summary:
-    """Sequential against a slow server is the sum of its delays: no need to wait it out."""
-    seconds = codes * mean_delay
-    return Summary("sequential", seconds, seconds, seconds, codes / seconds, 0, 0, 0,
-                   estimated=True)
+    return Summary(variant, max_req, middle.requested, median, min(times), max(times),
+                   middle.requested / median, middle.ok, middle.not_found, middle.errors)
 
 
 def with_speedups(summaries: list[Summary]) -> list[Summary]:
+    """Each summary with its rate over sequential's (None without a sequential row)."""
     base = next((s for s in summaries if s.variant == "sequential"), None)
     if base is None:
         return summaries
-    return [replace(s, speedup=base.median_s / s.median_s) for s in summaries]
+    return [replace(s, speedup=s.requests_per_s / base.requests_per_s) for s in summaries]
 
 
 def bench_scenario(
@@ -133,37 +164,39 @@ def bench_scenario(
     variants: list[str],
     codes: list[str],
     *,
-    max_req: int,
+    max_reqs: list[int],
     runs: int,
     server_url: str | None = None,
-    run_sequential: bool = False,
     timeout: float = 10.0,
     retries: int = 2,
     on_run: Callable[[Run], None] | None = None,
 ) -> ScenarioResult:
-    """Run `variants` over `codes` against the scenario's server; return runs and summary."""
-    estimate = scenario.mean_delay > 0 and "sequential" in variants and not run_sequential
-    measured = [v for v in variants if not (estimate and v == "sequential")]
+    """Run `variants` over `codes` at each of `max_reqs` against the scenario's server.
+
+    Sequential mode, which has one request in flight whatever `max_req` says, runs once per
+    round, over `sequential_sample(codes)`.
+    """
+    plan = [(name, 1 if name == "sequential" else m)
+            for m in max_reqs for name in variants if name != "sequential" or m == max_reqs[0]]
+    sample = sequential_sample(codes, scenario.mean_wait_s)
     # The runs' folders go when the scenario ends, so no run pays for another's clean-up.
     with (given_or_embedded(server_url, *scenario.serve_args) as url,
           tempfile.TemporaryDirectory(prefix="flags-bench-") as root):
-        result = ScenarioResult(scenario.name, url, codes, max_req)
+        result = ScenarioResult(scenario.name, url, codes, scenario.latency_ms)
         for number in range(1, runs + 1):
-            for name in measured:
+            for name, max_req in plan:
                 variant = VARIANTS[name]
-                options = Options(base_url=url, dest=Path(root, f"{name}-{number}"),
+                cc_list = sample if name == "sequential" else codes
+                options = Options(base_url=url, dest=Path(root, f"{name}-{max_req}-{number}"),
                                   max_req=max_req, timeout=timeout, retries=retries,
                                   transport=variant.transport, direct=server_url is None)
-                report = download(codes, options, variant.mode)
-                run = Run(scenario.name, name, number, report.elapsed_s, len(codes),
+                report = download(cc_list, options, variant.mode)
+                run = Run(scenario.name, name, max_req, number, report.elapsed_s, len(cc_list),
                           report.ok, report.not_found, report.errors)
                 result.runs.append(run)
                 if on_run is not None:
                     on_run(run)
-    summaries = [summarize(result.runs, name) for name in measured]
-    if estimate:
-        summaries.insert(0, estimate_sequential(len(codes), scenario.mean_delay))
-    result.summary = with_speedups(summaries)
+    result.summary = with_speedups([summarize(result.runs, name, m) for name, m in plan])
     return result
 
 
@@ -172,19 +205,47 @@ def format_table(result: ScenarioResult) -> str:
     runs = max((r.run for r in result.runs), default=0)
     lines = [
         f"{result.scenario} scenario: {len(result.codes)} codes ({first} to {last}), "
-        f"max-req {result.max_req}, {runs} runs each, server {result.server}",
-        f"{'mode':<12} {'median s':>9} {'min s':>8} {'max s':>8} {'req/s':>8} "
-        f"{'ok':>5} {'404':>5} {'errors':>6} {'speed-up':>9}",
+        f"{runs} runs each, server {result.server}",
+        f"{'mode':<12} {'max-req':>7} {'codes':>5} {'median s':>9} {'min s':>8} {'max s':>8} "
+        f"{'req/s':>8} {'ok':>5} {'404':>5} {'errors':>6} {'vs seq':>8}",
     ]
     for s in result.summary:
         speedup = "" if s.speedup is None else f"{s.speedup:.2f}x"
-        if s.estimated:
-            lines.append(f"{s.variant:<12} {'~' + format(s.median_s, '.0f'):>9} "
-                         f"{'':>8} {'':>8} {s.requests_per_s:>8.1f} "
-                         f"{'(estimated: codes x mean delay, not run)':>38}")
-            continue
         lines.append(
-            f"{s.variant:<12} {s.median_s:>9.3f} {s.min_s:>8.3f} {s.max_s:>8.3f} "
-            f"{s.requests_per_s:>8.0f} {s.ok:>5} {s.not_found:>5} {s.errors:>6} {speedup:>9}"
-        )
+            f"{s.variant:<12} {s.max_req:>7} {s.requested:>5} {s.median_s:>9.3f} "
+            f"{s.min_s:>8.3f} {s.max_s:>8.3f} {s.requests_per_s:>8.0f} {s.ok:>5} "
+            f"{s.not_found:>5} {s.errors:>6} {speedup:>8}")
+    sample = next((s.requested for s in result.summary if s.variant == "sequential"), None)
+    if sample is not None and sample < len(result.codes):
+        lines.append(f"sequential ran over {sample} of the {len(result.codes)} codes, evenly "
+                     f"spread, to take about {SEQUENTIAL_BUDGET_S:g} s; 'vs seq' compares "
+                     "requests per second")
     return "\n".join(lines)
+
+
+def format_sweep(results: list[ScenarioResult]) -> str:
+    """Requests per second of each variant across a sweep's scenarios, one row per scenario,
+    and async's ratio to sequential and to threads where both ran."""
+    columns = list(dict.fromkeys(f"{s.variant} -m {s.max_req}" if s.variant != "sequential"
+                                 else s.variant for r in results for s in r.summary))
+    lines = ["requests per second (median runs)",
+             f"{'scenario':<16}" + "".join(f"{c:>20}" for c in columns)
+             + f"{'async/seq':>11}{'async/threads':>15}"]
+    for result in results:
+        rates = {(f"{s.variant} -m {s.max_req}" if s.variant != "sequential" else s.variant):
+                 s.requests_per_s for s in result.summary}
+        row = f"{result.scenario:<16}" + "".join(
+            f"{rates[c]:>20.0f}" if c in rates else f"{'':>20}" for c in columns)
+        row += f"{_ratio(result, 'sequential'):>11}{_ratio(result, 'threads'):>15}"
+        lines.append(row)
+    return "\n".join(lines)
+
+
+def _ratio(result: ScenarioResult, other: str) -> str:
+    """The best async rate over `other`'s best rate, as `12.3x`, or blank."""
+    def best(variant: str) -> float | None:
+        rates = [s.requests_per_s for s in result.summary if s.variant == variant]
+        return max(rates) if rates else None
+
+    mine, theirs = best("async"), best(other)
+    return "" if mine is None or theirs is None else f"{mine / theirs:.1f}x"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -13,6 +13,7 @@ from .._codes import CodeError, select_codes
 from .._models import DEFAULT_RETRIES, DEFAULT_TIMEOUT, ServerError
 from ..client._server_url import check_reachable, resolve_server
 from ._app import EXIT_INTERRUPTED, app, fail, seconds
+from ._report import process_seconds
 
 
 class ScenarioName(StrEnum):
@@ -20,6 +21,20 @@ class ScenarioName(StrEnum):
     DELAY = "delay"
     ERROR = "error"
     ALL = "all"
+
+
+def numbers(text: str, kind: type[int] | type[float], low: float, what: str) -> list[Any]:
+    """`1,10,100` as a list of `kind`, each at least `low`; a usage error otherwise."""
+    try:
+        values = [kind(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        values = []
+    if not values or any(not low <= v < float("inf") for v in values):
+        raise typer.BadParameter(f"give {what}, comma-separated, such as {DEFAULT_EXAMPLES[what]}")
+    return list(dict.fromkeys(values))
+
+
+DEFAULT_EXAMPLES = {"milliseconds": "0,2,10,50", "request counts": "1,10,100,1000"}
 
 
 @app.command()
@@ -32,20 +47,28 @@ def bench(
     every: Annotated[bool, typer.Option("-e", "--every", help="All 676 codes AA..ZZ.")] = False,
     limit: Annotated[int | None, typer.Option(
         "-l", "--limit", min=1, metavar="N", help="Only the first N codes after sorting.")] = None,
-    max_req: Annotated[int | None, typer.Option(
-        "-m", "--max-req", "--max_req", min=1, metavar="N", show_default=False,
-        help="Concurrent requests. Default: per scenario (fast: 100, slow ones: 1000).")] = None,
-    scenario: Annotated[ScenarioName, typer.Option(
-        "--scenario", case_sensitive=False,
-        help="fast: no delay. delay: 0.5-5 s per response. error: delay plus 25% 418s.",
-    )] = ScenarioName.ALL,
+    max_req: Annotated[str | None, typer.Option(
+        "-m", "--max-req", "--max_req", metavar="N[,N...]", show_default=False,
+        help="Concurrent requests; several (1,10,100,1000) sweep them. Default: per scenario "
+             "(100; delay and error: 1000).")] = None,
+    latency: Annotated[str | None, typer.Option(
+        "--latency", metavar="MS[,MS...]", show_default=False,
+        help="Sweep the bundled server's latency: every response this many milliseconds "
+             "late. With -s: the latency that server is known to add. Default, without "
+             "--scenario: 0,1,2,5,10,20,50.")] = None,
+    scenario: Annotated[ScenarioName | None, typer.Option(
+        "--scenario", case_sensitive=False, show_default=False,
+        help="Instead of a latency sweep: fast (no delay), delay (0.5-5 s per response), "
+             "error (delay plus 25% 418s), or all three.",
+    )] = None,
     modes: Annotated[str, typer.Option(
         "--modes", metavar="LIST",
         help="Comma-separated: sequential, threads, async (aiohttp transport), async-httpx.",
     )] = "sequential,threads,async,async-httpx",
     runs: Annotated[int | None, typer.Option(
         "--runs", min=1, metavar="R", show_default=False,
-        help="Runs of each mode. Default: per scenario (fast: 5, slow ones: 2).")] = None,
+        help="Runs of each mode. Default: per scenario (latency sweep: 3, fast: 5, delay and "
+             "error: 2).")] = None,
     server: Annotated[str | None, typer.Option(
         "-s", "--server", metavar="LABEL|URL", show_default=False,
         help="Use this server for every scenario instead of starting the bundled one.")] = None,
@@ -55,18 +78,25 @@ def bench(
     retries: Annotated[int, typer.Option(
         "--retries", min=0, metavar="N", help="Retries for transient failures.",
     )] = DEFAULT_RETRIES,
-    run_sequential: Annotated[bool, typer.Option(
-        "--run-sequential",
-        help="Really run sequential mode against slow servers instead of estimating it.",
-    )] = False,
     json_out: Annotated[bool, typer.Option(
         "--json", help="Print the raw runs and the summary as one JSON object instead.")] = False,
     plot_path: Annotated[Path | None, typer.Option(
         "--plot", metavar="FILE.png", show_default=False,
-        help="Also draw a bar chart of the medians (needs flags-async[bench]).")] = None,
+        help="Also draw a chart: rates against latency or max-req for a sweep, else bars "
+             "(needs flags-async[bench]).")] = None,
 ) -> None:
     """Measure sequential, threaded and async downloading side by side."""
-    from ..bench._runner import SCENARIOS, VARIANTS, Run, bench_scenario, format_table
+    from ..bench._runner import (
+        DEFAULT_LATENCIES,
+        SCENARIOS,
+        VARIANTS,
+        Run,
+        Scenario,
+        bench_scenario,
+        format_sweep,
+        format_table,
+        latency_scenario,
+    )
 
     chosen = [m.strip() for m in modes.split(",") if m.strip()]
     unknown = [m for m in chosen if m not in VARIANTS]
@@ -89,32 +119,45 @@ def bench(
             check_reachable(url, timeout)
         except ServerError as exc:
             fail(str(exc))
-    names = list(SCENARIOS) if scenario is ScenarioName.ALL else [scenario.value]
+    if scenario is not None and latency is not None:
+        raise typer.BadParameter("give --latency or --scenario, not both", param_hint="'--latency'")
+    max_reqs = None if max_req is None else numbers(max_req, int, 1, "request counts")
+    scenarios: list[Scenario]
+    if scenario is None:
+        latencies = DEFAULT_LATENCIES if latency is None else numbers(
+            latency, float, 0, "milliseconds")
+        scenarios = [latency_scenario(ms) for ms in latencies]
+    else:
+        scenarios = list(SCENARIOS.values()) if scenario is ScenarioName.ALL else [
+            SCENARIOS[scenario.value]]
 
     def report_run(run: Run) -> None:
-        typer.echo(f"{run.scenario:>6} {run.variant:<12} run {run.run}: {run.elapsed_s:7.3f}s "
-                   f"({run.ok} ok, {run.not_found} not found, {run.errors} errors)", err=True)
+        typer.echo(f"{run.scenario:>14} {run.variant:<12} -m {run.max_req:<5} run {run.run}: "
+                   f"{run.elapsed_s:7.3f}s ({run.requested} codes: {run.ok} ok, "
+                   f"{run.not_found} not found, {run.errors} errors)", err=True)
 
     results = []
     try:
-        for name in names:
-            spec = SCENARIOS[name]
+        for spec in scenarios:
             cc_list = selected or select_codes(every=spec.codes == "every",
                                                all_cc=spec.codes == "all", limit=limit)
             result = bench_scenario(
-                spec, chosen, cc_list, max_req=max_req or spec.max_req, runs=runs or spec.runs,
-                server_url=url, run_sequential=run_sequential, timeout=timeout,
-                retries=retries, on_run=report_run)
+                spec, chosen, cc_list, max_reqs=max_reqs or [spec.max_req],
+                runs=runs or spec.runs, server_url=url, timeout=timeout, retries=retries,
+                on_run=report_run)
             results.append(result)
             if not json_out:
                 typer.echo(format_table(result) + "\n")
+        if len(results) > 1 and not json_out:
+            typer.echo(format_sweep(results))
     except ServerError as exc:
         fail(str(exc))
     except KeyboardInterrupt:
         typer.echo("\nInterrupted.", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
     if json_out:
-        typer.echo(json.dumps({"scenarios": [r.as_dict() for r in results]}))
+        typer.echo(json.dumps({"scenarios": [r.as_dict() for r in results],
+                               "process_s": round(process_seconds(), 3)}))
     if plot_path is not None:
         from ..bench._chart import plot
 

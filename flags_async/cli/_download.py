@@ -32,7 +32,14 @@ from ..client._server_url import (
     resolve_server,
 )
 from ._app import EXIT_ERRORS, EXIT_INTERRUPTED, EXIT_OK, app, fail, seconds
-from ._report import counts_report, final_report, initial_report, nothing_found, progress
+from ._report import (
+    counts_report,
+    final_report,
+    initial_report,
+    nothing_found,
+    process_seconds,
+    progress,
+)
 
 
 @app.command()
@@ -99,10 +106,10 @@ def download(
         "-q", "--quiet", help="Print only the final counts.")] = False,
 ) -> None:
     """Download flags for country codes, and report what happened."""
-    from .._api import Interrupted
+    from .._api import Interrupted, warm_up
     from .._api import download as run_download
     from ..client._limits import fit_fd_limit
-    from ..server._embedded import given_or_embedded
+    from ..server._embedded import given_or_started
 
     try:
         cc_list = select_codes(codes or [], all_cc=all_cc, every=every, limit=limit)
@@ -131,12 +138,14 @@ def download(
     max_req = min(max_req, fits)
 
     try:
-        prepare_dest(Path(dest))  # before any request: a folder we cannot use costs nothing
-        tls = trust_store(cacert)
         direct = url is None  # the embedded server is always reached directly
-        with given_or_embedded(url) as base_url:
-            check_reachable(base_url, timeout, tls,
-                            None if direct else proxy_for(base_url, proxy))
+        with given_or_started(url) as flag_server:  # an embedded one starts now; meanwhile:
+            prepare_dest(Path(dest))  # before any request: a folder we cannot use costs nothing
+            tls = trust_store(cacert)
+            warm_up(mode, transport or TransportName.AIOHTTP)
+            base_url = flag_server.base_url()
+            if not direct:  # the embedded server has just said it listens
+                check_reachable(base_url, timeout, tls, proxy_for(base_url, proxy))
             options = Options(
                 base_url=base_url, dest=Path(dest), max_req=max_req, timeout=timeout,
                 retries=retries, names=names, transport=transport or TransportName.AIOHTTP,
@@ -164,7 +173,7 @@ def download(
         raise typer.Exit(EXIT_INTERRUPTED) from None
 
     if json_out:
-        typer.echo(json.dumps(report.as_dict()))
+        typer.echo(json.dumps({**report.as_dict(), "process_s": round(process_seconds(), 3)}))
     elif quiet:
         typer.echo(counts_report(report))
     else:

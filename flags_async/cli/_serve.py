@@ -38,6 +38,10 @@ def serve(
     delay: Annotated[tuple[float, float] | None, typer.Option(
         "--delay", metavar="MIN MAX", show_default=False,
         help="Wait a random MIN..MAX seconds before each response.")] = None,
+    latency: Annotated[float | None, typer.Option(
+        "--latency", min=0, metavar="MS", show_default=False,
+        help="Answer every request MS milliseconds late, as a network round trip would "
+             "(a fixed --delay).")] = None,
     error_rate: Annotated[float | None, typer.Option(
         "--error-rate", min=0, max=1, metavar="P", show_default=False,
         help="Answer this fraction of requests with 418 I'm a teapot.")] = None,
@@ -75,6 +79,10 @@ def serve(
     from ..server._catalogue import export
     from ..server._serve import listen, serve_until_stopped, tls_context
 
+    if latency is not None and delay is not None:
+        raise typer.BadParameter("give --latency or --delay, not both", param_hint="'--latency'")
+    if latency is not None:
+        delay = (latency / 1000, latency / 1000)
     given: dict[str, Any] = {"delay": delay, "error_rate": error_rate,
                              "throttle_rate": throttle_rate, "garbage_rate": garbage_rate,
                              "truncate_rate": truncate_rate, "reset_rate": reset_rate,

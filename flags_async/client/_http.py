@@ -29,6 +29,12 @@ def ssl_context(cacert: Path | None = None) -> ssl.SSLContext:
     return context
 
 
+def load_transport(transport: TransportName) -> None:
+    """Import the engine under `transport` (aiohttp takes about 0.1 s to import)."""
+    if transport is TransportName.AIOHTTP:
+        from . import _aiohttp  # noqa: F401
+
+
 def async_client(options: Options) -> httpx.AsyncClient:
     """The async client: aiohttp's engine with its pool sized to `max_req`, or httpx's own
     transport (the book's), kept for comparison (docs/design.md says why aiohttp's is the

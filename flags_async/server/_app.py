@@ -11,6 +11,7 @@ import math
 import random
 import socket
 import struct
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -78,7 +79,7 @@ PRESETS = {
 }
 
 
-def make_app(faults: Faults, catalogue: dict[str, Entry] | None = None,
+def make_app(faults: Faults, catalogue: Mapping[str, Entry] | None = None,
              rng: random.Random | None = None) -> web.Application:
     """An app serving `/flags/<cc>/<file>` from the catalogue, and 404 for anything else."""
     files = build_catalogue() if catalogue is None else catalogue
@@ -109,7 +110,22 @@ def make_app(faults: Faults, catalogue: dict[str, Entry] | None = None,
 
     app = web.Application()
     app.router.add_get("/flags/{cc}/{name}", flag_file)
+    app.cleanup_ctx.append(lambda app: _making_ahead(files))
     return app
+
+
+async def _making_ahead(files: Mapping[str, Entry]) -> AsyncIterator[None]:
+    """While the server runs, make every file not asked for yet, one at a time between
+    requests: a server that has just started answers at once, and soon without drawing."""
+
+    async def make_all() -> None:
+        for path in files:
+            files.get(path)
+            await asyncio.sleep(0)  # let requests in
+
+    task = asyncio.create_task(make_all())
+    yield
+    task.cancel()
 
 
 def _reset(request: web.Request) -> web.Response:

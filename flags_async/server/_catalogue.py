@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -38,17 +39,47 @@ def countries() -> tuple[Country, ...]:
     return tuple(Country(iso, gec, name) for iso, gec, name in rows)
 
 
-def build_catalogue() -> dict[str, Entry]:
-    """Every servable file by its path below `/flags/` (for example `br/br.gif`)."""
-    from ._flagart import draw_flag  # Pillow is imported only by the server
+class Catalogue(Mapping[str, Entry]):
+    """Every servable file by its path below `/flags/` (for example `br/br.gif`).
 
-    catalogue = {}
-    for country in countries():
-        cc = country.iso_cc.lower()
-        catalogue[f"{cc}/{cc}.gif"] = Entry(draw_flag(country.iso_cc), GIF_TYPE)
-        body = json.dumps(country.metadata(), ensure_ascii=False).encode("utf-8")
-        catalogue[f"{cc}/metadata.json"] = Entry(body, JSON_TYPE)
-    return catalogue
+    A flag is drawn the first time it is asked for, then kept: the server answers as soon as
+    it listens, and a run that asks for one flag does not wait for 194 drawings.
+    """
+
+    def __init__(self) -> None:
+        self._countries = {country.iso_cc.lower(): country for country in countries()}
+        self._made: dict[str, Entry] = {}
+
+    def __getitem__(self, path: str) -> Entry:
+        entry = self._made.get(path)
+        if entry is None:
+            entry = self._made[path] = self._make(path)
+        return entry
+
+    def __iter__(self) -> Iterator[str]:
+        for cc in self._countries:
+            yield f"{cc}/{cc}.gif"
+            yield f"{cc}/metadata.json"
+
+    def __len__(self) -> int:
+        return 2 * len(self._countries)
+
+    def _make(self, path: str) -> Entry:
+        cc, _, name = path.partition("/")
+        country = self._countries.get(cc)
+        if country is not None and name == f"{cc}.gif":
+            from ._flagart import draw_flag  # Pillow is imported only by the server, when needed
+
+            return Entry(draw_flag(country.iso_cc), GIF_TYPE)
+        if country is not None and name == "metadata.json":
+            body = json.dumps(country.metadata(), ensure_ascii=False).encode("utf-8")
+            return Entry(body, JSON_TYPE)
+        raise KeyError(path)
+
+
+def build_catalogue() -> Catalogue:
+    """The catalogue; files are made when first asked for (see `Catalogue`)."""
+    return Catalogue()
 
 
 def export(root: Path) -> int:

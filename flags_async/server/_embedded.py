@@ -15,38 +15,79 @@ from .._models import ServerError
 STARTUP_TIMEOUT = 30.0
 
 
-@contextlib.contextmanager
-def embedded_server(*serve_args: str) -> Iterator[str]:
-    """Run `flags-async serve` in a child process on a free loopback port; yield its base URL.
+class EmbeddedServer:
+    """`flags-async serve` in a child process on a free loopback port, for one command.
 
     A separate process, so the server never competes with the client for its event loop or
-    interpreter lock. The child exits when its stdin closes, so it cannot outlive us.
+    interpreter lock. It starts when this object is made and `base_url()` waits until it
+    listens, so the client can do its own start-up in the meantime. The child exits when its
+    stdin closes (`close`), so it cannot outlive us.
     """
-    command = [sys.executable, "-m", "flags_async", "serve", "--port", "0", "--embedded",
-               *serve_args]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                          env=env, text=True) as child:
-        assert child.stdin is not None and child.stdout is not None
-        try:
-            ready, _, _ = select.select([child.stdout], [], [], STARTUP_TIMEOUT)
-            line = child.stdout.readline().strip() if ready else ""
+
+    def __init__(self, *serve_args: str) -> None:
+        command = [sys.executable, "-m", "flags_async", "serve", "--port", "0", "--embedded",
+                   *serve_args]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self._child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                       env=env, text=True)
+        self._url = ""
+
+    def base_url(self) -> str:
+        """The server's base URL, once it listens; `ServerError` if it does not start."""
+        stdout = self._child.stdout
+        assert stdout is not None
+        if not self._url:
+            ready, _, _ = select.select([stdout], [], [], STARTUP_TIMEOUT)
+            line = stdout.readline().strip() if ready else ""
             if not line.startswith(("http://", "https://")):
                 raise ServerError("the embedded flag server did not start")
-            yield line
-        finally:
-            child.stdin.close()
-            try:
-                child.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                child.kill()
+            self._url = line
+        return self._url
+
+    def close(self) -> None:
+        """Stop the child: closing its stdin tells it to; a child that hangs is killed."""
+        assert self._child.stdin is not None and self._child.stdout is not None
+        self._child.stdin.close()
+        try:
+            self._child.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._child.kill()
+            self._child.wait()
+        self._child.stdout.close()
+
+
+class GivenServer:
+    """A server the user named: nothing to start or stop."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+
+    def base_url(self) -> str:
+        return self._url
+
+    def close(self) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def given_or_started(url: str | None, *serve_args: str) -> Iterator[EmbeddedServer | GivenServer]:
+    """The server at `url`, or an embedded one started now and stopped when the block ends."""
+    server = GivenServer(url) if url is not None else EmbeddedServer(*serve_args)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@contextlib.contextmanager
+def embedded_server(*serve_args: str) -> Iterator[str]:
+    """An embedded server's base URL, for the block."""
+    with given_or_started(None, *serve_args) as server:
+        yield server.base_url()
 
 
 @contextlib.contextmanager
 def given_or_embedded(url: str | None, *serve_args: str) -> Iterator[str]:
     """`url` if one is given, else the base URL of an embedded server run for the block."""
-    if url is not None:
-        yield url
-        return
-    with embedded_server(*serve_args) as started:
-        yield started
+    with given_or_started(url, *serve_args) as server:
+        yield server.base_url()
