@@ -1,7 +1,6 @@
 """`python -m flags_async`: the same as the `flags-async` command."""
 
-import sys
 
-from .cli import main
+from .cli import run
 
-sys.exit(main())
+run()

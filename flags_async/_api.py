@@ -68,12 +68,13 @@ def download(
     warm_up(mode, options.transport)  # like the trust store, per-process start-up
     ssl_context(options.cacert)
     prepare_dest(options.dest)
-    done: list[Result] = []
+    done: dict[str, Result] = {}
     notify = on_result or ignore_result
 
     def collect(result: Result) -> None:
-        done.append(result)
-        notify(result)
+        if result.cc not in done:  # a mode ending on Ctrl-C may hand a result over twice
+            done[result.cc] = result
+            notify(result)
 
     def report(results: list[Result], interrupted: bool = False) -> Report:
         return Report(
@@ -90,4 +91,4 @@ def download(
     try:
         return report(download_many(cc_list, options, collect))
     except KeyboardInterrupt:
-        raise Interrupted(report(done, interrupted=True)) from None
+        raise Interrupted(report(list(done.values()), interrupted=True)) from None

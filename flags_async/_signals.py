@@ -2,8 +2,8 @@
 
 Every mode answers the same way: the first Ctrl-C stops the download, which ends in order (the
 saves under way are finished and reported) and then raises KeyboardInterrupt; later ones change
-nothing. How each mode stops: `interruptible` for async, `ctrl_c_calls` and `client/_stop.py`
-for the sync modes.
+nothing. How each mode stops: `interruptible` for async, `handling_ctrl_c` and
+`client/_stop.py` for the sync modes.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from types import FrameType
 from typing import TypeVar
 
 T = TypeVar("T")
+SignalHandler = Callable[[int, FrameType | None], None]
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -68,38 +69,31 @@ async def interruptible(work: Awaitable[T]) -> T:
 
 
 @contextlib.contextmanager
-def ctrl_c_calls(stop: Callable[[], None]) -> Iterator[None]:
-    """For the block, Ctrl-C (and SIGTERM inside `sigterm_as_ctrl_c`) calls `stop()` instead of
-    raising, so that the code it lands in is never cut in two; once the block has ended, a
-    Ctrl-C received is passed on (KeyboardInterrupt, unless a caller handles SIGINT). Main
-    thread only; elsewhere, or with Ctrl-C ignored, nothing changes."""
-    previous = signal.getsignal(signal.SIGINT)
-    if not callable(previous) or threading.current_thread() is not threading.main_thread():
+def handling_ctrl_c(handler: SignalHandler) -> Iterator[None]:
+    """For the block, Ctrl-C, and SIGTERM inside `sigterm_as_ctrl_c`, call `handler` instead of
+    the handler in effect (a caller's own included); then the old handlers are back. Main
+    thread only; elsewhere nothing changes, and an ignored Ctrl-C stays ignored."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    received: list[int] = []
-
-    def on_ctrl_c(signum: int, frame: FrameType | None) -> None:
-        if not received:
-            stop()
-        received.append(signum)
-
-    signal.signal(signal.SIGINT, on_ctrl_c)
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    taken = [signum for signum, old in previous.items()
+             if callable(old) and (signum == signal.SIGINT or old is _interrupt)]
+    for signum in taken:
+        signal.signal(signum, handler)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
-    if received:
-        _pass_on_ctrl_c()
-        raise KeyboardInterrupt
+        for signum in taken:
+            signal.signal(signum, previous[signum])
 
 
 @contextlib.contextmanager
 def ctrl_c_once() -> Iterator[None]:
     """For the block (the command line's), the first Ctrl-C raises KeyboardInterrupt and later
-    ones are ignored, also after the block: the program is ending, and must neither lose its
-    report nor die by the signal on the way out. (A terminal can deliver one Ctrl-C twice: to a
-    wrapper, which passes it on, and to its child.)"""
+    ones are ignored: the program is ending, and must not lose its report on the way out. (A
+    terminal can deliver one Ctrl-C twice: to a wrapper, which passes it on, and to its
+    child.)"""
     previous = signal.getsignal(signal.SIGINT)
     if not callable(previous) or threading.current_thread() is not threading.main_thread():
         yield
@@ -115,7 +109,16 @@ def ctrl_c_once() -> Iterator[None]:
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN if received else previous)
+        signal.signal(signal.SIGINT, previous)
+
+
+def ignore_stop_signals() -> None:
+    """From now on, ignore Ctrl-C and SIGTERM (main thread only): the work is over and what
+    is left, such as printing its report, must not be cut short. `ctrl_c_once` and
+    `sigterm_as_ctrl_c` put the old handlers back when their blocks end."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def _pass_on_ctrl_c() -> None:
@@ -126,16 +129,24 @@ def _pass_on_ctrl_c() -> None:
 @contextlib.contextmanager
 def _handled_by_loop(handler: Callable[[int], None]) -> Iterator[None]:
     """SIGINT (unless ignored), and SIGTERM if it is to act as Ctrl-C, call `handler(signum)`
-    on the running loop; the previous handlers are back afterwards."""
+    on the running loop; the previous handlers are back afterwards.
+
+    Through `signal.signal`, as `asyncio.run` does, not `loop.add_signal_handler`: the latter
+    learns of a signal from a byte in the loop's wake-up socket, which a burst of
+    `call_soon_threadsafe` calls can fill, and then the signal is lost (python/cpython#74224).
+    """
     loop = asyncio.get_running_loop()
     previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     handled = [signum for signum, old in previous.items()
                if old is not signal.SIG_IGN and (signum == signal.SIGINT or old is _interrupt)]
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        loop.call_soon_threadsafe(handler, signum)
+
     for signum in handled:
-        loop.add_signal_handler(signum, handler, signum)
+        signal.signal(signum, on_signal)
     try:
         yield
     finally:
         for signum in handled:
-            loop.remove_signal_handler(signum)
             signal.signal(signum, previous[signum])

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -38,6 +39,9 @@ QUICK = ["AD", "AE", "AF"]
 NEVER_ANSWERED = ["DE", "DK", "DZ", "EC", "EE", "EG"]
 #: Codes answered 503 with `Retry-After: 30`: a back-off under way must be cut short.
 TRY_AGAIN_LATER = ["CA", "CD", "CF", "CG", "CH", "CI"]
+#: Codes whose whole GIF is sent with no length, the end of the body being the end of the
+#: connection, which never comes: a stop that ends the read must not make the body look whole.
+NEVER_ENDED = ["FI", "FJ", "FM", "FR"]
 
 
 def stalling_app(catalogue: Catalogue) -> web.Application:
@@ -51,6 +55,9 @@ def stalling_app(catalogue: Catalogue) -> web.Application:
             return web.Response(body=entry.body, content_type=entry.content_type)
         if cc.upper() in TRY_AGAIN_LATER:
             return web.Response(status=503, headers={"Retry-After": "30"})
+        if cc.upper() in NEVER_ENDED and request.transport is not None:
+            head = b"HTTP/1.1 200 OK\r\nContent-Type: image/gif\r\nConnection: close\r\n\r\n"
+            request.transport.write(head + catalogue[f"{cc}/{cc}.gif"].body)
         await asyncio.sleep(3600)
         raise AssertionError("unreachable: the test ends long before")
 
@@ -63,6 +70,7 @@ def stalling_app(catalogue: Catalogue) -> web.Application:
 @pytest.mark.parametrize("waiting", [
     pytest.param(NEVER_ANSWERED, id="reads-under-way"),
     pytest.param(TRY_AGAIN_LATER, id="back-offs-under-way"),
+    pytest.param(NEVER_ENDED, id="bodies-never-ended"),
 ])
 def test_ctrl_c_ends_the_run_without_waiting_for_the_downloads_under_way(
     catalogue: Catalogue, mode: list[str], waiting: list[str], tmp_path: Path,
@@ -83,7 +91,84 @@ def test_ctrl_c_ends_the_run_without_waiting_for_the_downloads_under_way(
     assert [p.name for p in gif_files(tmp_path)] == ["ad.gif", "ae.gif", "af.gif"]
     assert leftovers(tmp_path) == []
     assert "  3 flags downloaded." in out and "0 errors" in out
-    assert "Interrupted: 3 of 9 codes done." in out
+    assert f"Interrupted: 3 of {3 + len(waiting)} codes done." in out
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_sigterm_with_ctrl_c_ignored_still_ends_at_once_and_exact(
+    catalogue: Catalogue, mode: list[str], tmp_path: Path
+) -> None:
+    """A job started with `&` by a shell has Ctrl-C ignored; `kill` (SIGTERM) must still stop
+    it as Ctrl-C would, without waiting for the downloads under way."""
+    with serving(lambda: stalling_app(catalogue)) as url:
+        child = cli_process("download", *QUICK, *NEVER_ANSWERED, "-v", "-m", "10",
+                            "--timeout", "600", "-s", url, "-d", str(tmp_path), "--json", *mode,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+        assert child.stderr is not None
+        saved = 0
+        for line in child.stderr:
+            saved += line.endswith(" ok\n")
+            if saved == 3:
+                break
+        child.send_signal(signal.SIGTERM)
+        out, err = child.communicate(timeout=20)
+    assert child.returncode == 130, err
+    data = json.loads(out)
+    assert data["interrupted"] is True
+    assert sorted(r["path"] for r in data["results"] if r["status"] == "ok") == [
+        str(p) for p in gif_files(tmp_path)]
+    assert len(gif_files(tmp_path)) == 3 and leftovers(tmp_path) == []
+
+
+def test_an_interrupted_threaded_run_waits_for_no_thread_stuck_on_the_network(
+    tmp_path: Path,
+) -> None:
+    """A thread stuck where a stop cannot wake it (in a TCP connect, say; here a mocked
+    transport that blocks) is not waited for: the interrupted run reports what was saved and
+    returns while the thread is still stuck, and that thread can never save afterwards."""
+    import httpx
+    import respx
+
+    from flags_async import Interrupted, Mode, Options, download
+
+    release = threading.Event()
+    inside: list[str] = []  # the codes whose thread is in the wait now
+    gif = catalogue_gif()
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if "/ad/" not in request.url.path:
+            inside.append(request.url.path)
+            release.wait(30)  # stuck until the test has its answer
+            inside.remove(request.url.path)
+        return httpx.Response(200, content=gif)
+
+    def ctrl_c(result: object) -> None:
+        signal.raise_signal(signal.SIGINT)
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with respx.mock(using="httpx", assert_all_called=False) as router:
+            router.get(url__regex=r".*").mock(side_effect=answer)
+            options = Options(base_url="http://flags.test/flags", dest=tmp_path, max_req=4)
+            with pytest.raises(Interrupted) as stopped:
+                download(["AD", "BR", "CN", "DE"], options, Mode.THREADS, ctrl_c)
+            still_stuck = bool(inside)
+            release.set()
+            for thread in threading.enumerate():  # let them try to save, and fail to
+                if thread.name.startswith("ThreadPoolExecutor"):
+                    thread.join(10)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert still_stuck
+    report = stopped.value.report
+    assert [(r.cc, r.status.value) for r in report.results] == [("AD", "ok")]
+    assert [p.name for p in gif_files(tmp_path)] == ["ad.gif"] and leftovers(tmp_path) == []
+
+
+def catalogue_gif() -> bytes:
+    from flags_async.server._flagart import draw_flag
+
+    return draw_flag("AD")
 
 
 def test_ctrl_c_prints_the_partial_report_exits_130_and_leaves_no_partial_file(

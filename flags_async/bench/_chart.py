@@ -82,6 +82,7 @@ def _subtitle(results: list[ScenarioResult]) -> str:
 def latency_chart(results: list[ScenarioResult]) -> Figure:
     """Requests per second, and speed-up over sequential, against the server's latency."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
 
     fig, (rates, gains) = plt.subplots(1, 2, figsize=(12, 5), dpi=110)
     latencies = [r.latency_ms or 0.0 for r in results]
@@ -97,6 +98,8 @@ def latency_chart(results: list[ScenarioResult]) -> Figure:
         ax.set_xlabel("server latency per response, ms")
         ax.set_yscale("log")
         ax.grid(which="both", alpha=0.25)
+    rates.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    gains.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}x"))
     rates.set_ylabel("requests per second (log scale; higher is better)")
     rates.set_title("Requests per second")
     gains.set_ylabel("speed-up over sequential (log scale)")

@@ -1,7 +1,8 @@
 """The command line: each command parses its options, calls the plain functions that do the
-work, and prints what they return. `main` is the `flags-async` console script."""
+work, and prints what they return. `run` is the `flags-async` console script; `main` returns
+its exit code."""
 
 from . import _bench, _download, _serve  # noqa: F401  (each registers its command)
-from ._app import app, main
+from ._app import app, main, run
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "run"]

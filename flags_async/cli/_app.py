@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Annotated, NoReturn
 
 import typer
@@ -75,3 +77,15 @@ def main(argv: list[str] | None = None) -> int:
         typer.echo(f"{where}: error: {exc.format_message()} (see '{where} --help')", err=True)
         code = getattr(exc, "exit_code", EXIT_USAGE)
     return code if isinstance(code, int) else EXIT_OK
+
+
+def run() -> NoReturn:
+    """The `flags-async` command: `main`, then exit with its code. An interrupted run exits as
+    soon as its report is out: a thread still in a TCP connect or a DNS lookup has nothing left
+    to save (see `client/_stop.py`), so it is not waited for."""
+    code = main()
+    if code == EXIT_INTERRUPTED:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)

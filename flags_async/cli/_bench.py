@@ -86,6 +86,7 @@ def bench(
              "(needs flags-async[bench]).")] = None,
 ) -> None:
     """Measure sequential, threaded and async downloading side by side."""
+    from .._api import Interrupted
     from ..bench._runner import (
         DEFAULT_LATENCIES,
         SCENARIOS,
@@ -152,7 +153,7 @@ def bench(
             typer.echo(format_sweep(results))
     except ServerError as exc:
         fail(str(exc))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Interrupted):  # between runs, or in one
         typer.echo("\nInterrupted.", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
     if json_out:

@@ -19,6 +19,7 @@ from .._models import (
     DEFAULT_TIMEOUT,
     Mode,
     Options,
+    Report,
     ServerError,
     TransportName,
 )
@@ -108,6 +109,7 @@ def download(
     """Download flags for country codes, and report what happened."""
     from .._api import Interrupted, warm_up
     from .._api import download as run_download
+    from .._signals import ignore_stop_signals
     from ..client._limits import fit_fd_limit
     from ..server._embedded import given_or_started
 
@@ -137,6 +139,7 @@ def download(
         typer.echo(limit_note, err=True)
     max_req = min(max_req, fits)
 
+    report: Report | None = None
     try:
         direct = url is None  # the embedded server is always reached directly
         with given_or_started(url) as flag_server:  # an embedded one starts now; meanwhile:
@@ -169,9 +172,12 @@ def download(
         report = stop.report
         typer.echo("\nInterrupted.", err=True)
     except KeyboardInterrupt:  # before the download started, or while the server stops
-        typer.echo("\nInterrupted.", err=True)
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+        if report is None:
+            typer.echo("\nInterrupted.", err=True)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        # Else the run was over: its report is whole.
 
+    ignore_stop_signals()  # the report is printed whole, whatever comes now
     if json_out:
         typer.echo(json.dumps({**report.as_dict(), "process_s": round(process_seconds(), 3)}))
     elif quiet:
@@ -195,3 +201,5 @@ def trust_store(cacert: Path | None) -> ssl.SSLContext:
         return ssl_context(cacert)
     except ssl.SSLError as exc:
         fail(f"cannot use --cacert {cacert}: {exc.reason or exc}")
+    except OSError as exc:
+        fail(f"cannot use --cacert {cacert}: {exc.strerror or exc}")

@@ -88,7 +88,7 @@ async def save(writer: Executor, cc: str, image: bytes, attempts: int, stem: str
 
     A save is seen through once handed over: if the download is cancelled meanwhile (Ctrl-C),
     the save still finishes and its result is returned, so an interrupted run counts every
-    file it wrote. Saves take a millisecond or so; a second Ctrl-C stops the wait at once.
+    file it wrote. Saves take a millisecond or so, and later Ctrl-Cs change nothing.
     """
     loop = asyncio.get_running_loop()
     saving = loop.run_in_executor(writer, save_result, cc, image, attempts, stem, options)

@@ -16,6 +16,7 @@ import httpx
 from .._models import Options, TransportName
 from ._cookie_skip import skip_cookie_parsing
 from ._fetch import MAX_REDIRECTS
+from ._server_url import proxy_for
 
 
 @cache
@@ -46,8 +47,11 @@ def async_client(options: Options) -> httpx.AsyncClient:
         from ._aiohttp import AiohttpTransport  # imported here: aiohttp is heavy
 
         limits = httpx.Limits(max_connections=options.max_req)
+        # The environment's proxy is read once, here, not by aiohttp for every request: its
+        # look-ups run in threads, whose wake-ups can crowd out a Ctrl-C (see `_signals`).
+        proxy = None if options.direct else proxy_for(options.base_url, options.proxy)
         transport = AiohttpTransport(verify=ssl_context(options.cacert), limits=limits,
-                                     proxy=options.proxy, trust_env=not options.direct)
+                                     proxy=proxy, trust_env=False)
         return skip_cookie_parsing(httpx.AsyncClient(transport=transport, **settings))
     return skip_cookie_parsing(httpx.AsyncClient(
         verify=ssl_context(options.cacert), proxy=options.proxy, trust_env=not options.direct,

@@ -12,7 +12,7 @@ import httpx
 
 from .._models import OnResult, Options, Result
 from .._saving import kept_flag, save_result
-from .._signals import ctrl_c_calls
+from .._signals import handling_ctrl_c
 from ._fetch import (
     FetchFailure,
     body_failures,
@@ -28,7 +28,7 @@ from ._fetch import (
 )
 from ._http import sync_client
 from ._retry import retry_wait
-from ._stop import Stop, Stopped
+from ._stop import Stop
 
 
 def get(client: httpx.Client, url: str, options: Options) -> bytes:
@@ -89,21 +89,21 @@ def download_one(client: httpx.Client, cc: str, options: Options, stop: Stop) ->
     except FetchFailure as exc:
         return failure_result(cc, exc)
     stem = get_country_stem(client, cc, options, stop) if options.names else None
-    return save_result(cc, image, attempts, stem, options)
+    return stop.save(lambda: save_result(cc, image, attempts, stem, options))
 
 
 def download_many(cc_list: list[str], options: Options, on_result: OnResult) -> list[Result]:
-    results = []
+    results: list[Result] = []
     stop = Stop()
-    with ctrl_c_calls(stop.request), stop.watch(sync_client(options)) as client:
-        for cc in cc_list:
-            try:
+    with handling_ctrl_c(stop.on_ctrl_c), stop.watch(sync_client(options)) as client:
+        try:
+            for cc in cc_list:
                 result = download_one(client, cc, options, stop)
-            except Stopped:
-                break
-            if stop.keeps(result):
                 on_result(result)
                 results.append(result)
-            if stop.requested:
-                break
-    return results  # after a Ctrl-C, `ctrl_c_calls` has raised KeyboardInterrupt instead
+        except KeyboardInterrupt:  # Ctrl-C: a flag saved but not yet reported is reported
+            for result in stop.close()[-1:]:
+                if result not in results:
+                    on_result(result)
+            raise
+    return results

@@ -1,29 +1,36 @@
-"""Ctrl-C in the sync modes: how a download blocked in a thread is made to end at once.
+"""Ctrl-C in the sync modes: how a run blocked in threads ends at once, its report exact.
 
 A thread cannot be cancelled as an asyncio task is, and Python runs a signal handler in the main
-thread only, between two bytecodes. So in the sequential and threaded modes Ctrl-C only
-*requests* a stop (`_signals.ctrl_c_calls` calls `Stop.request`), and each wait that can be long
-is made to notice it:
+thread only, between two bytecodes. So on Ctrl-C (`Stop.on_ctrl_c`, installed by
+`_signals.handling_ctrl_c`):
 
-- a socket read: `request` shuts down every socket the client opened. `socket.shutdown` wakes a
-  `recv` blocked in any thread (`close` does not, on Linux), and the read ends with an error;
-- the back-off between two attempts: `Stop.sleep` looks at the flag every `POLL_S` seconds;
-- a new attempt: `Stop.check` refuses it, raising `Stopped`.
+- the run stops: every socket the client opened is shut down (`socket.shutdown` wakes a `recv`
+  blocked in any thread; `close` does not, on Linux), a back-off looks at the flag every
+  `POLL_S` seconds, and no attempt and no save starts any more;
+- KeyboardInterrupt is raised in the main thread at once, unless the main thread is saving a
+  flag: then as soon as that save is done and counted;
+- the saves are the one thing waited for: every save passes a gate (`Stop.save`) that records
+  its result, so once the gate is closed (`Stop.close`) the files on disk are final and
+  `Stop.saved` lists them all. Nothing else is waited for: a thread still in a TCP connect or a
+  DNS lookup when Ctrl-C comes cannot save any more, and ends by itself.
 
-The handler may run while the main thread holds any lock, so it takes none: the flag is a plain
-attribute, and the list of sockets is read by copying it, which the GIL makes atomic.
+The handler takes no lock (it may run while the main thread holds one): the flags are plain
+attributes, and the list of sockets is read by copying it, which the GIL makes atomic.
 """
 
 from __future__ import annotations
 
 import contextlib
 import socket
+import threading
 import time
+from collections.abc import Callable
+from types import FrameType
 from typing import Any
 
 import httpx
 
-from .._models import Result, Status
+from .._models import Result
 
 
 class Stopped(Exception):
@@ -31,18 +38,36 @@ class Stopped(Exception):
 
 
 class Stop:
-    """One run's stop request, and the sockets its client opened (see the module's docstring)."""
+    """One sync run's stop request, its save gate and the sockets its client opened (see the
+    module's docstring)."""
 
     #: How often a back-off looks at the flag: well within the 1 s a Ctrl-C is answered in.
     POLL_S = 0.05
 
     def __init__(self) -> None:
         self.requested = False
+        #: Every result whose file this run saved, in order.
+        self.saved: list[Result] = []
         self._sockets: list[socket.socket] = []
+        self._sockets_lock = threading.Lock()  # between worker threads; never the handler's
+        self._prune_at = 256
+        self._gate = threading.Lock()
+        self._saving_on_main_thread = False
+        self._interrupt_after_save = False
+
+    def on_ctrl_c(self, signum: int, frame: FrameType | None) -> None:
+        """The Ctrl-C handler for a sync run: stop, then raise KeyboardInterrupt now, or after
+        the save the main thread is in. Later Ctrl-Cs change nothing."""
+        if self.requested:
+            return
+        self.request()
+        if self._saving_on_main_thread:
+            self._interrupt_after_save = True
+        else:
+            raise KeyboardInterrupt
 
     def request(self) -> None:
-        """Stop: wake every read under way, and let no new attempt start. Safe in a signal
-        handler, and to call again."""
+        """Stop: wake every read under way, and let no new attempt or save start."""
         self.requested = True
         for sock in self._sockets[:]:
             _shut(sock)
@@ -60,10 +85,29 @@ class Stop:
             time.sleep(min(left, self.POLL_S))
         self.check()
 
-    def keeps(self, result: Result) -> bool:
-        """Whether to report `result`. Once a stop is requested an error may be its doing (a
-        socket it shut down), so errors are left out: they did not happen on the server's side."""
-        return not (self.requested and result.status is Status.ERROR)
+    def save(self, save: Callable[[], Result]) -> Result:
+        """`save()` through the gate: refused (`Stopped`) once a stop is requested, and its
+        result recorded in `saved` before the gate opens again."""
+        on_main_thread = threading.current_thread() is threading.main_thread()
+        with self._gate:
+            self.check()  # also refuses a body that a stop cut short: it may look whole
+            self._saving_on_main_thread = on_main_thread
+            try:
+                result = save()
+                self.saved.append(result)
+            finally:
+                self._saving_on_main_thread = False
+        if self._interrupt_after_save:
+            raise KeyboardInterrupt
+        return result
+
+    def close(self) -> list[Result]:
+        """Stop if not stopped yet, wait for a save under way, then return `saved`: final, since
+        no save starts any more."""
+        if not self.requested:
+            self.request()
+        with self._gate:
+            return list(self.saved)
 
     def watch(self, client: httpx.Client) -> httpx.Client:
         """`client`, with each socket it opens known to this stop, through httpcore's public
@@ -79,11 +123,19 @@ class Stop:
     def _on_trace(self, event: str, info: dict[str, Any]) -> None:
         if event.endswith((".connect_tcp.complete", ".start_tls.complete")):
             sock = info["return_value"].get_extra_info("socket")
-            self._sockets.append(sock)
+            if sock is None:
+                return
+            with self._sockets_lock:
+                if len(self._sockets) >= self._prune_at:  # drop closed ones, now and then
+                    self._sockets = [s for s in self._sockets if s.fileno() != -1]
+                    self._prune_at = max(256, 2 * len(self._sockets))
+                self._sockets.append(sock)
             if self.requested:  # opened while `request` ran: it may not have seen this one
                 _shut(sock)
 
 
 def _shut(sock: socket.socket) -> None:
+    """Shut `sock` down for both directions. The plain socket's method, not `SSLSocket`'s,
+    which would also drop the TLS object under a thread that is reading through it."""
     with contextlib.suppress(OSError):  # already closed, or never connected
-        sock.shutdown(socket.SHUT_RDWR)
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)

@@ -6,47 +6,29 @@ from __future__ import annotations
 from concurrent import futures
 
 from .._models import OnResult, Options, Result
-from .._signals import ctrl_c_calls
+from .._signals import handling_ctrl_c
 from ._http import sync_client
 from ._sequential import download_one
-from ._stop import Stop, Stopped
+from ._stop import Stop
 
 
 def download_many(cc_list: list[str], options: Options, on_result: OnResult) -> list[Result]:
-    results = []
+    results: list[Result] = []
     stop = Stop()
-    raised: list[BaseException] = []
-
-    def report(result: Result) -> None:
-        results.append(result)
-        try:
-            on_result(result)
-        except BaseException as exc:  # the caller's callback failed: stop as Ctrl-C does, and
-            raised.append(exc)  # raise its exception once the run has ended in order
-            stop.request()
-
     workers = max(1, min(options.max_req, len(cc_list)))
-    with (ctrl_c_calls(stop.request), stop.watch(sync_client(options)) as client,
-          futures.ThreadPoolExecutor(workers) as executor):
+    executor = futures.ThreadPoolExecutor(workers)
+    with handling_ctrl_c(stop.on_ctrl_c), stop.watch(sync_client(options)) as client:
         to_do = [executor.submit(download_one, client, cc, options, stop) for cc in cc_list]
-        cancelled = False
-        for future in futures.as_completed(to_do):
-            if stop.requested and not cancelled:  # Ctrl-C: what runs ends at once (`Stop`),
-                for queued in to_do:  # and what waits in the queue never starts
-                    queued.cancel()
-                cancelled = True
-            if (result := outcome(future)) and stop.keeps(result):
-                report(result)
-    if raised:
-        raise raised[0]
-    return results  # after a Ctrl-C, `ctrl_c_calls` has raised KeyboardInterrupt instead
-
-
-def outcome(future: futures.Future[Result]) -> Result | None:
-    """The future's result, or None for a download that a stop cancelled or cut short."""
-    if future.cancelled():
-        return None
-    try:
-        return future.result()
-    except Stopped:
-        return None
+        try:
+            for future in futures.as_completed(to_do):
+                result = future.result()
+                on_result(result)
+                results.append(result)
+        except BaseException:  # Ctrl-C, say: what runs stops at once (`Stop`), what waits
+            executor.shutdown(wait=False, cancel_futures=True)  # never starts, and the flags
+            for result in stop.close():  # saved are all reported; no thread is waited for
+                if result not in results:
+                    on_result(result)
+            raise
+    executor.shutdown()
+    return results
