@@ -19,7 +19,7 @@ from flags_async.bench._runner import (
     Summary,
     bench_scenario,
     format_table,
-    sequential_sample,
+    sample,
     summarize,
     with_speedups,
 )
@@ -46,13 +46,14 @@ def test_speedups_compare_rates_with_sequential_s() -> None:
     assert with_speedups(summaries[1:])[0].speedup is None
 
 
-def test_sequential_s_sample_is_spread_evenly_and_sized_by_the_server_s_wait() -> None:
+def test_the_sample_is_spread_evenly_and_sized_by_the_server_s_wait() -> None:
     codes = [f"{a}{b}" for a in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" for b in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"]
-    assert sequential_sample(codes, 0.0) == codes  # a fast server: every code
-    sample = sequential_sample(codes, 0.020)  # 2 s at 20 ms a response: 100 codes
-    assert len(sample) == 100 and sample[0] == "AA" and sample[-1].startswith("Z")
-    assert sample == sorted(set(sample))
-    assert len(sequential_sample(codes, 2.75)) == 5  # never fewer than a handful
+    assert sample(codes, 0.0) == codes  # a fast server: every code
+    picked = sample(codes, 0.020)  # 2 s at 20 ms a response, one at a time: 100 codes
+    assert len(picked) == 100 and picked[0] == "AA" and picked[-1].startswith("Z")
+    assert picked == sorted(set(picked))
+    assert sample(codes, 0.020, max_req=10) == codes  # 10 in flight: all in about 1.4 s
+    assert len(sample(codes, 2.75)) == 5  # never fewer than a handful
 
 
 def test_each_run_gets_a_fresh_folder_and_all_go_when_the_scenario_ends(
@@ -103,7 +104,7 @@ def test_a_slow_scenario_measures_sequential_over_a_sample_and_says_so(server_ur
     assert (seq.requested, seq.ok + seq.not_found) == (5, 5)  # measured: its own run's counts
     assert seq.median_s == result.runs[0].elapsed_s
     assert asy.speedup == pytest.approx(asy.requests_per_s / seq.requests_per_s)
-    assert "sequential ran over 5 of the 10 codes" in format_table(result)
+    assert "sequential -m 1 ran over 5 of the 10 codes" in format_table(result)
 
 
 def test_a_concurrency_sweep_runs_each_max_req_and_sequential_once_per_round(

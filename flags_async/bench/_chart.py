@@ -41,17 +41,17 @@ def check_chart_path(path: Path) -> None:
 
 def plot(results: list[ScenarioResult], path: Path) -> None:
     """Draw the chart that fits `results` and write it to `path` whole, in the format its
-    suffix names: rates against latency for a latency sweep, against max-req for a
-    concurrency sweep, else bars."""
+    suffix names: rates against max-req for a concurrency sweep, against latency for a latency
+    sweep, else bars."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display needed
     import matplotlib.pyplot as plt
 
-    if len(results) > 1 and all(r.latency_ms is not None for r in results):
-        fig = latency_chart(results)
-    elif any(len(_max_reqs(r)) > 1 for r in results):
+    if any(len(_max_reqs(r)) > 1 for r in results):
         fig = concurrency_chart(results)
+    elif len(results) > 1 and all(r.latency_ms is not None for r in results):
+        fig = latency_chart(results)
     else:
         fig = bar_chart(results)
     image = io.BytesIO()
@@ -130,27 +130,31 @@ def _mark_where_async_pulls_ahead(ax: Axes, results: list[ScenarioResult]) -> No
 def concurrency_chart(results: list[ScenarioResult]) -> Figure:
     """Requests per second against requests in flight, one line per mode and scenario."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
 
-    fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
-    for result in results:
+    fig, ax = plt.subplots(figsize=(9, 5.5), dpi=110)
+    styles = ["-", "--", ":", "-."]  # one per scenario; colours tell the modes apart
+    for n, result in enumerate(results):
+        style = styles[n % len(styles)]
         for s in result.summary:
             if s.variant == "sequential":  # one request in flight: a level to compare with
-                ax.axhline(s.requests_per_s, color=COLOURS["sequential"], linestyle="--",
+                ax.axhline(s.requests_per_s, color=COLOURS["sequential"], linestyle=style,
                            linewidth=1, label=f"sequential ({result.scenario})")
         for variant in COLOURS:
             points = sorted((s.max_req, s.requests_per_s) for s in result.summary
                             if s.variant == variant and variant != "sequential")
             if points:
                 ax.plot(*zip(*points, strict=True), marker="o", color=COLOURS[variant],
-                        label=f"{variant} ({result.scenario})")
+                        linestyle=style, label=f"{variant} ({result.scenario})")
     ticks = sorted({m for r in results for m in _max_reqs(r)})
     ax.set_xscale("log")
     ax.set_xticks(ticks, [str(t) for t in ticks])
     ax.set_xlabel("--max-req: requests in flight (log scale)")
-    ax.set_ylabel("requests per second (higher is better)")
-    ax.set_ylim(bottom=0)
-    ax.grid(alpha=0.25)
-    ax.legend(fontsize=8)
+    ax.set_ylabel("requests per second (log scale; higher is better)")
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    ax.grid(which="both", alpha=0.25)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     ax.set_title(f"flags-async bench: how each mode scales\n{_subtitle(results)}", fontsize=11)
     fig.tight_layout()
     return fig

@@ -130,12 +130,13 @@ class ScenarioResult:
         return data
 
 
-def sequential_sample(codes: list[str], mean_wait_s: float) -> list[str]:
-    """An even sample of `codes` that sequential mode gets through in about
-    `SEQUENTIAL_BUDGET_S` against a server waiting `mean_wait_s` per response."""
+def sample(codes: list[str], mean_wait_s: float, max_req: int = 1) -> list[str]:
+    """An even sample of `codes` that a mode with `max_req` requests in flight gets through in
+    about `SEQUENTIAL_BUDGET_S` against a server waiting `mean_wait_s` per response: every code
+    where that is quick, as it is for all but sequential mode (or `-m 1`) on a slow server."""
     if mean_wait_s <= 0:
         return codes
-    size = max(MIN_SEQUENTIAL_CODES, math.floor(SEQUENTIAL_BUDGET_S / mean_wait_s))
+    size = max_req * max(MIN_SEQUENTIAL_CODES, math.floor(SEQUENTIAL_BUDGET_S / mean_wait_s))
     if size >= len(codes):
         return codes
     step = len(codes) / size
@@ -174,11 +175,10 @@ def bench_scenario(
     """Run `variants` over `codes` at each of `max_reqs` against the scenario's server.
 
     Sequential mode, which has one request in flight whatever `max_req` says, runs once per
-    round, over `sequential_sample(codes)`.
+    round. A mode that would take long over every code runs over an even `sample` of them.
     """
     plan = [(name, 1 if name == "sequential" else m)
             for m in max_reqs for name in variants if name != "sequential" or m == max_reqs[0]]
-    sample = sequential_sample(codes, scenario.mean_wait_s)
     # The runs' folders go when the scenario ends, so no run pays for another's clean-up.
     with (given_or_embedded(server_url, *scenario.serve_args) as url,
           tempfile.TemporaryDirectory(prefix="flags-bench-") as root):
@@ -186,7 +186,7 @@ def bench_scenario(
         for number in range(1, runs + 1):
             for name, max_req in plan:
                 variant = VARIANTS[name]
-                cc_list = sample if name == "sequential" else codes
+                cc_list = sample(codes, scenario.mean_wait_s, max_req)
                 options = Options(base_url=url, dest=Path(root, f"{name}-{max_req}-{number}"),
                                   max_req=max_req, timeout=timeout, retries=retries,
                                   transport=variant.transport, direct=server_url is None)
@@ -215,37 +215,34 @@ def format_table(result: ScenarioResult) -> str:
             f"{s.variant:<12} {s.max_req:>7} {s.requested:>5} {s.median_s:>9.3f} "
             f"{s.min_s:>8.3f} {s.max_s:>8.3f} {s.requests_per_s:>8.0f} {s.ok:>5} "
             f"{s.not_found:>5} {s.errors:>6} {speedup:>8}")
-    sample = next((s.requested for s in result.summary if s.variant == "sequential"), None)
-    if sample is not None and sample < len(result.codes):
-        lines.append(f"sequential ran over {sample} of the {len(result.codes)} codes, evenly "
-                     f"spread, to take about {SEQUENTIAL_BUDGET_S:g} s; 'vs seq' compares "
-                     "requests per second")
+    for s in result.summary:
+        if s.requested < len(result.codes):
+            lines.append(f"{s.variant} -m {s.max_req} ran over {s.requested} of the "
+                         f"{len(result.codes)} codes, evenly spread, to take about "
+                         f"{SEQUENTIAL_BUDGET_S:g} s; 'vs seq' compares requests per second")
     return "\n".join(lines)
 
 
 def format_sweep(results: list[ScenarioResult]) -> str:
-    """Requests per second of each variant across a sweep's scenarios, one row per scenario,
-    and async's ratio to sequential and to threads where both ran."""
-    columns = list(dict.fromkeys(f"{s.variant} -m {s.max_req}" if s.variant != "sequential"
-                                 else s.variant for r in results for s in r.summary))
-    lines = ["requests per second (median runs)",
-             f"{'scenario':<16}" + "".join(f"{c:>20}" for c in columns)
+    """Requests per second of each variant across a sweep: one row per scenario and max-req,
+    with async's ratio to sequential and to threads in the same row."""
+    variants = list(dict.fromkeys(s.variant for r in results for s in r.summary))
+    lines = ["requests per second (medians)",
+             f"{'scenario':<16}{'max-req':>8}" + "".join(f"{v:>13}" for v in variants)
              + f"{'async/seq':>11}{'async/threads':>15}"]
     for result in results:
-        rates = {(f"{s.variant} -m {s.max_req}" if s.variant != "sequential" else s.variant):
-                 s.requests_per_s for s in result.summary}
-        row = f"{result.scenario:<16}" + "".join(
-            f"{rates[c]:>20.0f}" if c in rates else f"{'':>20}" for c in columns)
-        row += f"{_ratio(result, 'sequential'):>11}{_ratio(result, 'threads'):>15}"
-        lines.append(row)
+        rates = {(s.variant, s.max_req): s.requests_per_s for s in result.summary}
+        sequential = next((rate for (v, _), rate in rates.items() if v == "sequential"), None)
+        for max_req in sorted({m for v, m in rates if v != "sequential"}):
+            row = {v: rates.get((v, max_req)) for v in variants}
+            row["sequential"] = sequential
+            cells = "".join(f"{row[v]:>13.0f}" if row[v] else f"{'':>13}" for v in variants)
+            lines.append(f"{result.scenario:<16}{max_req:>8}{cells}"
+                         f"{_ratio(row, 'sequential'):>11}{_ratio(row, 'threads'):>15}")
     return "\n".join(lines)
 
 
-def _ratio(result: ScenarioResult, other: str) -> str:
-    """The best async rate over `other`'s best rate, as `12.3x`, or blank."""
-    def best(variant: str) -> float | None:
-        rates = [s.requests_per_s for s in result.summary if s.variant == variant]
-        return max(rates) if rates else None
-
-    mine, theirs = best("async"), best(other)
-    return "" if mine is None or theirs is None else f"{mine / theirs:.1f}x"
+def _ratio(rates: dict[str, float | None], other: str) -> str:
+    """Async's rate over `other`'s, as `12.3x`, or blank."""
+    mine, theirs = rates.get("async"), rates.get(other)
+    return "" if not mine or not theirs else f"{mine / theirs:.1f}x"
