@@ -18,6 +18,9 @@ DEFAULT_TIMEOUT = 10.0
 #: The longest `timeout` accepted: an hour is already longer than any flag should take.
 MAX_TIMEOUT = 3600.0
 DEFAULT_RETRIES = 2
+#: Small enough to notice a dead server within seconds, large enough that a server resetting
+#: some connections (10% in the `chaos` preset) does not trip it: 0.1**10 is 1e-10.
+DEFAULT_GIVE_UP_AFTER = 10
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 
 
@@ -73,10 +76,15 @@ class Options:
     proxy: str | None = None
     #: Reach the server directly, whatever the environment says (the embedded server).
     direct: bool = False
+    #: Stop starting downloads after this many attempts in a row that the server answered
+    #: with nothing at all (refused or dropped connections); 0: never (see `_retry.Breaker`).
+    give_up_after: int = DEFAULT_GIVE_UP_AFTER
 
     def __post_init__(self) -> None:
         if self.max_req < 1:
             raise ValueError("max_req must be at least 1")
+        if self.give_up_after < 0:
+            raise ValueError("give_up_after must be 0 (never) or more")
         if not 0 < self.timeout <= MAX_TIMEOUT:
             raise ValueError(f"timeout must be more than 0 and at most {MAX_TIMEOUT:g} seconds")
         if self.retries < 0:

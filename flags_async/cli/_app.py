@@ -70,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     command = typer.main.get_command(app)
     try:
         with ctrl_c_once(), sigterm_as_ctrl_c():
-            code = command.main(args=argv, prog_name="flags-async", standalone_mode=False)
+            args = sys.argv[1:] if argv is None else argv
+            code = command.main(args=args, prog_name="flags-async", standalone_mode=False,
+                                obj=args)  # the command line as typed, for `resume_hint`
     except typer.TyperException as exc:  # click's usage errors derive from it
         ctx = getattr(exc, "ctx", None)  # usage errors carry the command they belong to
         where = ctx.command_path if ctx is not None else "flags-async"

@@ -13,6 +13,7 @@ import typer
 from .._codes import CodeError, select_codes
 from .._models import (
     DEFAULT_DEST,
+    DEFAULT_GIVE_UP_AFTER,
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_REQ,
     DEFAULT_RETRIES,
@@ -45,6 +46,7 @@ from ._report import (
 
 @app.command()
 def download(
+    ctx: typer.Context,
     codes: Annotated[list[str] | None, typer.Argument(
         metavar="CC", show_default=False,
         help="Two-letter codes, or one letter for all codes starting with it (B = BA..BZ). "
@@ -81,6 +83,11 @@ def download(
         "--retries", min=0, metavar="N",
         help="Retries for transient failures (network errors, timeouts, 429, 5xx).",
     )] = DEFAULT_RETRIES,
+    give_up_after: Annotated[int, typer.Option(
+        "--give-up-after", min=0, metavar="N",
+        help="Start no new download after N attempts in a row that the server answered with "
+             "nothing (refused or dropped connections): the server is gone. 0: never.",
+    )] = DEFAULT_GIVE_UP_AFTER,
     max_bytes: Annotated[int, typer.Option(
         "--max-bytes", min=1, metavar="BYTES", help="Abandon a body larger than this.",
     )] = DEFAULT_MAX_BYTES,
@@ -153,7 +160,7 @@ def download(
                 base_url=base_url, dest=Path(dest), max_req=max_req, timeout=timeout,
                 retries=retries, names=names, transport=transport or TransportName.AIOHTTP,
                 max_bytes=max_bytes, skip_existing=skip_existing, cacert=cacert,
-                proxy=None if direct else proxy, direct=direct,
+                proxy=None if direct else proxy, direct=direct, give_up_after=give_up_after,
             )
             actual_req = min(wanted, fits)
             if not (json_out or quiet):
@@ -184,6 +191,8 @@ def download(
         typer.echo(counts_report(report))
     else:
         typer.echo(final_report(report))
+    if report.errors and not skip_existing:  # what is on disk stays; the rest is asked again
+        typer.echo(resume_hint(ctx.obj), err=json_out or quiet)
     if report.interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
     if hint := nothing_found(report):
@@ -191,6 +200,14 @@ def download(
             typer.echo(hint, err=True)
         raise typer.Exit(EXIT_ERRORS)
     raise typer.Exit(EXIT_ERRORS if report.errors else EXIT_OK)
+
+
+def resume_hint(argv: object) -> str:
+    """The command that fetches only what this run did not: its own, plus `--skip-existing`."""
+    import shlex
+
+    args = list(argv) if isinstance(argv, list) else sys.argv[1:]
+    return f"To fetch only what is missing: {shlex.join(['flags-async', *args, '--skip-existing'])}"
 
 
 def trust_store(cacert: Path | None) -> ssl.SSLContext:

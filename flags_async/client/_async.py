@@ -31,7 +31,7 @@ from ._fetch import (
     metadata_url,
 )
 from ._http import async_client
-from ._retry import retry_wait
+from ._retry import Breaker, retry_wait
 
 
 async def get(client: httpx.AsyncClient, url: str, options: Options) -> bytes:
@@ -51,32 +51,40 @@ async def get(client: httpx.AsyncClient, url: str, options: Options) -> bytes:
 
 
 async def get_with_retries(
-    client: httpx.AsyncClient, url: str, options: Options
+    client: httpx.AsyncClient, url: str, options: Options, breaker: Breaker
 ) -> tuple[bytes, int]:
     """`get`, retried as the shared policy says: the body and the attempts it took."""
     attempt = 1
     while True:
         try:
-            return await get(client, url, options), attempt
+            body = await get(client, url, options)
         except FetchFailure as exc:
+            breaker.record(exc)
             exc.attempts = attempt
             wait = retry_wait(exc, attempt, options)
             if wait is None:
                 raise
             await asyncio.sleep(wait)
+        else:
+            breaker.record(None)
+            return body, attempt
         attempt += 1
 
 
-async def get_flag(client: httpx.AsyncClient, cc: str, options: Options) -> tuple[bytes, int]:
-    image, attempts = await get_with_retries(client, flag_url(options.base_url, cc), options)
+async def get_flag(client: httpx.AsyncClient, cc: str, options: Options,
+                   breaker: Breaker) -> tuple[bytes, int]:
+    url = flag_url(options.base_url, cc)
+    image, attempts = await get_with_retries(client, url, options, breaker)
     check_flag(image, attempts)
     return image, attempts
 
 
-async def get_country_stem(client: httpx.AsyncClient, cc: str, options: Options) -> str | None:
+async def get_country_stem(client: httpx.AsyncClient, cc: str, options: Options,
+                           breaker: Breaker) -> str | None:
     """The file-name stem from metadata.json, or None (use the code) if it is unusable."""
     try:
-        body, _ = await get_with_retries(client, metadata_url(options.base_url, cc), options)
+        url = metadata_url(options.base_url, cc)
+        body, _ = await get_with_retries(client, url, options, breaker)
     except FetchFailure:
         return None
     return country_stem(body)
@@ -99,15 +107,17 @@ async def save(writer: Executor, cc: str, image: bytes, attempts: int, stem: str
 
 
 async def download_one(client: httpx.AsyncClient, cc: str, options: Options,
-                       semaphore: asyncio.Semaphore, writer: Executor) -> Result:
+                       semaphore: asyncio.Semaphore, writer: Executor, breaker: Breaker) -> Result:
     loop = asyncio.get_running_loop()
     if options.skip_existing and not options.names and (
             kept := await loop.run_in_executor(writer, kept_flag, cc, None, options)):
         return kept
     try:
         async with semaphore:
-            image, attempts = await get_flag(client, cc, options)
-            stem = await get_country_stem(client, cc, options) if options.names else None
+            if given_up := breaker.not_attempted(cc):
+                return given_up
+            image, attempts = await get_flag(client, cc, options, breaker)
+            stem = await get_country_stem(client, cc, options, breaker) if options.names else None
     except FetchFailure as exc:
         return failure_result(cc, exc)
     return await save(writer, cc, image, attempts, stem, options)
@@ -115,6 +125,7 @@ async def download_one(client: httpx.AsyncClient, cc: str, options: Options,
 
 async def supervisor(cc_list: list[str], options: Options, on_result: OnResult) -> list[Result]:
     semaphore = asyncio.Semaphore(options.max_req)
+    breaker = Breaker(options.give_up_after)
     results: list[Result] = []
 
     def report(result: Result) -> None:
@@ -127,8 +138,8 @@ async def supervisor(cc_list: list[str], options: Options, on_result: OnResult) 
         # The task group closes before the client: on Ctrl-C it cancels and awaits every
         # download, so none goes on against a closed client.
         async with async_client(options) as client, asyncio.TaskGroup() as group:
-            to_do = [group.create_task(download_one(client, cc, options, semaphore, writer))
-                     for cc in cc_list]
+            to_do = [group.create_task(download_one(client, cc, options, semaphore, writer,
+                                                    breaker)) for cc in cc_list]
             for next_done in asyncio.as_completed(to_do):
                 report(await next_done)
     finally:

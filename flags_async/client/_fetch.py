@@ -30,13 +30,17 @@ MAX_ERROR_BODY = 64 * 1024
 
 
 class FetchFailure(Exception):
-    """A fetch that did not produce a body. `attempts` is filled in by the retry loop."""
+    """A fetch that did not produce a body. `attempts` is filled in by the retry loop;
+    `unanswered` says the server answered nothing at all (a refused or dropped connection),
+    which is what the retry policy's `Breaker` counts."""
 
-    def __init__(self, reason: str, *, transient: bool = False, retry_after: float | None = None):
+    def __init__(self, reason: str, *, transient: bool = False, retry_after: float | None = None,
+                 unanswered: bool = False):
         super().__init__(reason)
         self.reason = reason
         self.transient = transient
         self.retry_after = retry_after
+        self.unanswered = unanswered
         self.attempts = 0
 
 
@@ -122,10 +126,10 @@ def failures(options: Options) -> Iterator[None]:
     except httpx.ConnectError as exc:
         if tls := tls_problem(exc):  # asking again will not change a certificate
             raise FetchFailure(tls) from exc
-        raise FetchFailure("connection failed", transient=True) from exc
+        raise FetchFailure("connection failed", transient=True, unanswered=True) from exc
     except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
         # Before any response: the server reset or closed the connection instead of answering.
-        raise FetchFailure("connection reset", transient=True) from exc
+        raise FetchFailure("connection reset", transient=True, unanswered=True) from exc
     except httpx.TransportError as exc:
         raise FetchFailure(f"network error ({type(exc).__name__})", transient=True) from exc
 

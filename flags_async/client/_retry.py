@@ -1,6 +1,6 @@
-"""The one retry policy, for every mode: which failures are tried again, how often, and after
-how long a wait. Each mode's `get_with_retries` is the same small loop around it, with
-`time.sleep` or `await asyncio.sleep`.
+"""The one retry policy, for every mode: which failures are tried again, how often, after how
+long a wait, and when to stop trying codes at all (`Breaker`). Each mode's `get_with_retries`
+is the same small loop around it, with `time.sleep` or `await asyncio.sleep`.
 
 docs/design.md says why this is a plain loop rather than tenacity.
 """
@@ -8,8 +8,9 @@ docs/design.md says why this is a plain loop rather than tenacity.
 from __future__ import annotations
 
 import random
+import threading
 
-from .._models import Options
+from .._models import Options, Result, Status
 from ._fetch import FetchFailure
 
 #: A `Retry-After` longer than this is cut short: a downloader must not sleep for an hour.
@@ -35,3 +36,40 @@ def backoff_seconds(exc: FetchFailure, retry: int, options: Options) -> float:
     if exc.retry_after is not None:
         return min(exc.retry_after, MAX_RETRY_AFTER)
     return random.uniform(0, min(MAX_BACKOFF, options.backoff * 2**retry))
+
+
+
+#: The reason given for the codes a tripped `Breaker` kept from being tried.
+NOT_ATTEMPTED = "not attempted: server stopped answering"
+
+
+class Breaker:
+    """Notices a server that has gone away: after `limit` attempts in a row that the server
+    answered with nothing at all (a refused or dropped connection), with no answer between
+    them, no new download starts (`limit` 0: never). Downloads under way end as they would.
+
+    Any answer, even a 404, a 429 or a 503, resets the count: a server that fails some requests
+    is still there. One breaker serves a whole run, from every thread or task.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.tripped = False
+        self._in_a_row = 0
+        self._lock = threading.Lock()
+
+    def record(self, failure: FetchFailure | None) -> None:
+        """After an attempt: `failure` is None when the server answered with a body."""
+        with self._lock:
+            if failure is None or not failure.unanswered:
+                self._in_a_row = 0
+                return
+            self._in_a_row += 1
+            if self.limit and self._in_a_row >= self.limit:
+                self.tripped = True
+
+    def not_attempted(self, cc: str) -> Result | None:
+        """The result for `cc` if the breaker has tripped (it is not to be tried), else None."""
+        if not self.tripped:
+            return None
+        return Result(cc, Status.ERROR, attempts=0, error=NOT_ATTEMPTED)

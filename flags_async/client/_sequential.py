@@ -27,7 +27,7 @@ from ._fetch import (
     metadata_url,
 )
 from ._http import sync_client
-from ._retry import retry_wait
+from ._retry import Breaker, retry_wait
 from ._stop import Stop
 
 
@@ -47,58 +47,68 @@ def get(client: httpx.Client, url: str, options: Options) -> bytes:
 
 
 def get_with_retries(
-    client: httpx.Client, url: str, options: Options, stop: Stop
+    client: httpx.Client, url: str, options: Options, stop: Stop, breaker: Breaker
 ) -> tuple[bytes, int]:
     """`get`, retried as the shared policy says: the body and the attempts it took."""
     attempt = 1
     while True:
         stop.check()
         try:
-            return get(client, url, options), attempt
+            body = get(client, url, options)
         except FetchFailure as exc:
+            breaker.record(exc)
             exc.attempts = attempt
             wait = retry_wait(exc, attempt, options)
             if wait is None:
                 raise
             stop.sleep(wait)
+        else:
+            breaker.record(None)
+            return body, attempt
         attempt += 1
 
 
-def get_flag(client: httpx.Client, cc: str, options: Options, stop: Stop) -> tuple[bytes, int]:
-    image, attempts = get_with_retries(client, flag_url(options.base_url, cc), options, stop)
+def get_flag(client: httpx.Client, cc: str, options: Options, stop: Stop,
+             breaker: Breaker) -> tuple[bytes, int]:
+    url = flag_url(options.base_url, cc)
+    image, attempts = get_with_retries(client, url, options, stop, breaker)
     check_flag(image, attempts)
     return image, attempts
 
 
-def get_country_stem(client: httpx.Client, cc: str, options: Options, stop: Stop) -> str | None:
+def get_country_stem(client: httpx.Client, cc: str, options: Options, stop: Stop,
+                     breaker: Breaker) -> str | None:
     """The file-name stem from metadata.json, or None (use the code) if it is unusable."""
     try:
         body, _ = get_with_retries(client, metadata_url(options.base_url, cc), options,
-                                   stop)
+                                   stop, breaker)
     except FetchFailure:
         return None
     return country_stem(body)
 
 
-def download_one(client: httpx.Client, cc: str, options: Options, stop: Stop) -> Result:
+def download_one(client: httpx.Client, cc: str, options: Options, stop: Stop,
+                 breaker: Breaker) -> Result:
     """Fetch and save one flag; raises `Stopped` if Ctrl-C cut it short."""
     if options.skip_existing and not options.names and (kept := kept_flag(cc, None, options)):
         return kept
+    if given_up := breaker.not_attempted(cc):
+        return given_up
     try:
-        image, attempts = get_flag(client, cc, options, stop)
+        image, attempts = get_flag(client, cc, options, stop, breaker)
     except FetchFailure as exc:
         return failure_result(cc, exc)
-    stem = get_country_stem(client, cc, options, stop) if options.names else None
+    stem = get_country_stem(client, cc, options, stop, breaker) if options.names else None
     return stop.save(lambda: save_result(cc, image, attempts, stem, options))
 
 
 def download_many(cc_list: list[str], options: Options, on_result: OnResult) -> list[Result]:
     results: list[Result] = []
-    stop = Stop()
+    stop, breaker = Stop(), Breaker(options.give_up_after)
     with handling_ctrl_c(stop.on_ctrl_c), stop.watch(sync_client(options)) as client:
         try:
             for cc in cc_list:
-                result = download_one(client, cc, options, stop)
+                result = download_one(client, cc, options, stop, breaker)
                 on_result(result)
                 results.append(result)
         except KeyboardInterrupt:  # Ctrl-C: a flag saved but not yet reported is reported

@@ -8,17 +8,19 @@ from concurrent import futures
 from .._models import OnResult, Options, Result
 from .._signals import handling_ctrl_c
 from ._http import sync_client
+from ._retry import Breaker
 from ._sequential import download_one
 from ._stop import Stop
 
 
 def download_many(cc_list: list[str], options: Options, on_result: OnResult) -> list[Result]:
     results: list[Result] = []
-    stop = Stop()
+    stop, breaker = Stop(), Breaker(options.give_up_after)
     workers = max(1, min(options.max_req, len(cc_list)))
     executor = futures.ThreadPoolExecutor(workers)
     with handling_ctrl_c(stop.on_ctrl_c), stop.watch(sync_client(options)) as client:
-        to_do = [executor.submit(download_one, client, cc, options, stop) for cc in cc_list]
+        to_do = [executor.submit(download_one, client, cc, options, stop, breaker)
+                 for cc in cc_list]
         try:
             for future in futures.as_completed(to_do):
                 result = future.result()
