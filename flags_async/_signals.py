@@ -51,41 +51,62 @@ async def interruptible(work: Awaitable[T]) -> T:
     task = asyncio.current_task()
     if task is None or threading.current_thread() is not threading.main_thread():
         return await work
+    loop = asyncio.get_running_loop()
     received: list[int] = []
+    finished = False
 
-    def on_signal(signum: int) -> None:
-        if not received:
+    def cancel_unless_finished() -> None:
+        if not finished:
             task.cancel()
+
+    def on_signal(signum: int) -> None:  # in the signal handler: schedule, do nothing more
+        if not received:
+            loop.call_soon_threadsafe(cancel_unless_finished)
         received.append(signum)
 
     with _handled_by_loop(on_signal):
         try:
-            return await work
+            result = await work
         except asyncio.CancelledError:
             if not received:
                 raise
-    _pass_on_ctrl_c()
+        finally:
+            finished = True
+    if not received:
+        return result
+    _pass_on_ctrl_c()  # also when the work was done before it could be cancelled
     raise KeyboardInterrupt  # the handler before ours took it and did not raise
 
 
 @contextlib.contextmanager
 def handling_ctrl_c(handler: SignalHandler) -> Iterator[None]:
     """For the block, Ctrl-C, and SIGTERM inside `sigterm_as_ctrl_c`, call `handler` instead of
-    the handler in effect (a caller's own included); then the old handlers are back. Main
-    thread only; elsewhere nothing changes, and an ignored Ctrl-C stays ignored."""
+    the handlers in effect; then those are back, and a caller's own Ctrl-C handler is called
+    once if Ctrl-C came meanwhile. Main thread only; elsewhere nothing changes, and an ignored
+    Ctrl-C stays ignored."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     taken = [signum for signum, old in previous.items()
              if callable(old) and (signum == signal.SIGINT or old is _interrupt)]
+    fired: list[int] = []
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        fired.append(signum)
+        handler(signum, frame)
+
     for signum in taken:
-        signal.signal(signum, handler)
+        signal.signal(signum, on_signal)
     try:
         yield
     finally:
         for signum in taken:
             signal.signal(signum, previous[signum])
+        old_ctrl_c = previous[signal.SIGINT]
+        if fired and callable(old_ctrl_c) and old_ctrl_c is not signal.default_int_handler:
+            with contextlib.suppress(KeyboardInterrupt):  # one is under way already
+                old_ctrl_c(signal.SIGINT, None)
 
 
 @contextlib.contextmanager
@@ -128,20 +149,20 @@ def _pass_on_ctrl_c() -> None:
 
 @contextlib.contextmanager
 def _handled_by_loop(handler: Callable[[int], None]) -> Iterator[None]:
-    """SIGINT (unless ignored), and SIGTERM if it is to act as Ctrl-C, call `handler(signum)`
-    on the running loop; the previous handlers are back afterwards.
+    """SIGINT (unless ignored), and SIGTERM if it is to act as Ctrl-C, call `handler(signum)`,
+    which may only schedule work on the loop (`call_soon_threadsafe`); the previous handlers
+    are back afterwards.
 
     Through `signal.signal`, as `asyncio.run` does, not `loop.add_signal_handler`: the latter
     learns of a signal from a byte in the loop's wake-up socket, which a burst of
     `call_soon_threadsafe` calls can fill, and then the signal is lost (python/cpython#74224).
     """
-    loop = asyncio.get_running_loop()
     previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     handled = [signum for signum, old in previous.items()
                if old is not signal.SIG_IGN and (signum == signal.SIGINT or old is _interrupt)]
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        loop.call_soon_threadsafe(handler, signum)
+        handler(signum)
 
     for signum in handled:
         signal.signal(signum, on_signal)

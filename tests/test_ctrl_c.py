@@ -136,7 +136,11 @@ def test_an_interrupted_threaded_run_waits_for_no_thread_stuck_on_the_network(
     gif = catalogue_gif()
 
     def answer(request: httpx.Request) -> httpx.Response:
-        if "/ad/" not in request.url.path:
+        if "/ad/" in request.url.path:  # answered once the three others are stuck
+            deadline = time.monotonic() + 10
+            while len(inside) < 3 and time.monotonic() < deadline:
+                time.sleep(0.01)
+        else:
             inside.append(request.url.path)
             release.wait(30)  # stuck until the test has its answer
             inside.remove(request.url.path)
@@ -307,3 +311,32 @@ def test_sigterm_prints_json_of_what_completed_and_exits_130(
     ok_paths = sorted(r["path"] for r in data["results"] if r["status"] == "ok")
     assert [str(p) for p in gif_files(tmp_path)] == ok_paths
     assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("mode", ["sequential", "threads", "async"])
+def test_a_library_caller_s_own_ctrl_c_handler_is_still_called(mode: str, tmp_path: Path) -> None:
+    """`download` takes Ctrl-C over for the run, then hands it to the caller's handler."""
+    import httpx
+    import respx
+
+    from flags_async import Interrupted, Mode, Options, download
+
+    seen: list[int] = []
+
+    def callers_handler(signum: int, frame: object) -> None:
+        seen.append(signum)
+
+    def ctrl_c(result: object) -> None:
+        signal.raise_signal(signal.SIGINT)
+
+    previous = signal.signal(signal.SIGINT, callers_handler)
+    try:
+        with respx.mock(using="httpx", assert_all_called=False) as router:
+            router.get(url__regex=r".*").mock(return_value=httpx.Response(404))
+            options = Options(base_url="http://flags.test/flags", dest=tmp_path, max_req=2,
+                              transport="httpx")  # type: ignore[arg-type]
+            with pytest.raises(Interrupted):
+                download(["AD", "BR", "CN"], options, Mode(mode), ctrl_c)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert seen == [signal.SIGINT]

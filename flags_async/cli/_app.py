@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from typing import Annotated, NoReturn
@@ -87,7 +88,10 @@ def run() -> NoReturn:
     to save (see `client/_stop.py`), so it is not waited for."""
     code = main()
     if code == EXIT_INTERRUPTED:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+        try:
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(OSError, ValueError):  # a closed pipe, say
+                    stream.flush()
+        finally:
+            os._exit(code)
     sys.exit(code)

@@ -19,9 +19,9 @@ def download_many(cc_list: list[str], options: Options, on_result: OnResult) -> 
     workers = max(1, min(options.max_req, len(cc_list)))
     executor = futures.ThreadPoolExecutor(workers)
     with handling_ctrl_c(stop.on_ctrl_c), stop.watch(sync_client(options)) as client:
-        to_do = [executor.submit(download_one, client, cc, options, stop, breaker)
-                 for cc in cc_list]
         try:
+            to_do = [executor.submit(download_one, client, cc, options, stop, breaker)
+                     for cc in cc_list]
             for future in futures.as_completed(to_do):
                 result = future.result()
                 on_result(result)
