@@ -19,7 +19,7 @@ DEFAULT_TIMEOUT = 10.0
 MAX_TIMEOUT = 3600.0
 DEFAULT_RETRIES = 2
 #: Small enough to notice a dead server within seconds, large enough that a server resetting
-#: some connections (10% in the `chaos` preset) does not trip it: 0.1**10 is 1e-10.
+#: some connections (10% in the `chaos` preset) does not trip it (see `_retry.Breaker`).
 DEFAULT_GIVE_UP_AFTER = 10
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 
@@ -77,7 +77,7 @@ class Options:
     #: Reach the server directly, whatever the environment says (the embedded server).
     direct: bool = False
     #: Stop starting downloads after this many attempts in a row that the server answered
-    #: with nothing at all (refused or dropped connections); 0: never (see `_retry.Breaker`).
+    #: with nothing at all, and a quiet time; 0: never (see `_retry.Breaker`).
     give_up_after: int = DEFAULT_GIVE_UP_AFTER
 
     def __post_init__(self) -> None:

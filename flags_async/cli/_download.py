@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import ssl
 import sys
 from pathlib import Path
@@ -86,7 +87,8 @@ def download(
     give_up_after: Annotated[int, typer.Option(
         "--give-up-after", min=0, metavar="N",
         help="Start no new download after N attempts in a row that the server answered with "
-             "nothing (refused or dropped connections): the server is gone. 0: never.",
+             "nothing (refused, dropped or timed-out connections) and 2 s without an answer: "
+             "the server is gone. 0: never.",
     )] = DEFAULT_GIVE_UP_AFTER,
     max_bytes: Annotated[int, typer.Option(
         "--max-bytes", min=1, metavar="BYTES", help="Abandon a body larger than this.",
@@ -191,7 +193,7 @@ def download(
         typer.echo(counts_report(report))
     else:
         typer.echo(final_report(report))
-    if report.errors and not skip_existing:  # what is on disk stays; the rest is asked again
+    if (report.errors or report.interrupted) and isinstance(ctx.obj, list):
         typer.echo(resume_hint(ctx.obj), err=json_out or quiet)
     if report.interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
@@ -202,12 +204,13 @@ def download(
     raise typer.Exit(EXIT_ERRORS if report.errors else EXIT_OK)
 
 
-def resume_hint(argv: object) -> str:
-    """The command that fetches only what this run did not: its own, plus `--skip-existing`."""
-    import shlex
-
-    args = list(argv) if isinstance(argv, list) else sys.argv[1:]
-    return f"To fetch only what is missing: {shlex.join(['flags-async', *args, '--skip-existing'])}"
+def resume_hint(args: list[str]) -> str:
+    """The command that fetches only what this run did not: its own, with `--skip-existing`,
+    spelt as it was run (`flags-async`, or `python -m flags_async` from a checkout)."""
+    program = (["python", "-m", "flags_async"] if sys.argv[0].endswith("__main__.py")
+               else ["flags-async"])
+    resume = [*args, *([] if "--skip-existing" in args else ["--skip-existing"])]
+    return f"To fetch only what is missing: {shlex.join([*program, *resume])}"
 
 
 def trust_store(cacert: Path | None) -> ssl.SSLContext:

@@ -31,8 +31,8 @@ MAX_ERROR_BODY = 64 * 1024
 
 class FetchFailure(Exception):
     """A fetch that did not produce a body. `attempts` is filled in by the retry loop;
-    `unanswered` says the server answered nothing at all (a refused or dropped connection),
-    which is what the retry policy's `Breaker` counts."""
+    `unanswered` says the server answered nothing at all (a connection refused, dropped before
+    any response, or not made in time), which is what the retry policy's `Breaker` counts."""
 
     def __init__(self, reason: str, *, transient: bool = False, retry_after: float | None = None,
                  unanswered: bool = False):
@@ -115,8 +115,9 @@ def failures(options: Options) -> Iterator[None]:
     """httpx's exceptions, as the `FetchFailure` each stands for."""
     try:
         yield
-    except httpx.TimeoutException as exc:
-        raise FetchFailure(timed_out(options), transient=True) from exc
+    except httpx.TimeoutException as exc:  # no connection in time: nobody there to answer
+        unanswered = isinstance(exc, httpx.ConnectTimeout)
+        raise FetchFailure(timed_out(options), transient=True, unanswered=unanswered) from exc
     except httpx.TooManyRedirects as exc:
         raise FetchFailure("too many redirects") from exc
     except httpx.DecodingError as exc:  # a Content-Encoding the body does not follow

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import random
 import threading
+import time
+from collections.abc import Callable
 
 from .._models import Options, Result, Status
 from ._fetch import FetchFailure
@@ -38,24 +40,32 @@ def backoff_seconds(exc: FetchFailure, retry: int, options: Options) -> float:
     return random.uniform(0, min(MAX_BACKOFF, options.backoff * 2**retry))
 
 
-
 #: The reason given for the codes a tripped `Breaker` kept from being tried.
 NOT_ATTEMPTED = "not attempted: server stopped answering"
 
 
 class Breaker:
-    """Notices a server that has gone away: after `limit` attempts in a row that the server
-    answered with nothing at all (a refused or dropped connection), with no answer between
-    them, no new download starts (`limit` 0: never). Downloads under way end as they would.
+    """Notices a server that has gone away: once `limit` attempts in a row got no answer at
+    all (a refused, dropped or timed-out connection) and no answer has come for `quiet_s`
+    seconds, no new download starts (`limit` 0: never). Downloads under way end as they would.
 
-    Any answer, even a 404, a 429 or a 503, resets the count: a server that fails some requests
-    is still there. One breaker serves a whole run, from every thread or task.
+    Any answer, even a 404, a 429 or a 503, resets both: a server that fails some requests is
+    still there. The quiet time matters with many requests in flight, which can all fail
+    within a millisecond on a live server that briefly sheds connections; a dead server stays
+    quiet. One breaker serves a whole run, from every thread or task.
     """
 
-    def __init__(self, limit: int) -> None:
+    #: Seconds without any answer before the breaker may trip.
+    QUIET_S = 2.0
+
+    def __init__(self, limit: int, quiet_s: float = QUIET_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.limit = limit
         self.tripped = False
+        self._quiet_s = quiet_s
+        self._clock = clock
         self._in_a_row = 0
+        self._last_answer = clock()
         self._lock = threading.Lock()
 
     def record(self, failure: FetchFailure | None) -> None:
@@ -63,9 +73,11 @@ class Breaker:
         with self._lock:
             if failure is None or not failure.unanswered:
                 self._in_a_row = 0
+                self._last_answer = self._clock()
                 return
             self._in_a_row += 1
-            if self.limit and self._in_a_row >= self.limit:
+            quiet = self._clock() - self._last_answer >= self._quiet_s
+            if self.limit and self._in_a_row >= self.limit and quiet:
                 self.tripped = True
 
     def not_attempted(self, cc: str) -> Result | None:
