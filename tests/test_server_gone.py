@@ -168,3 +168,26 @@ def test_a_resumed_run_that_fails_again_says_how_to_resume_once_more(
     hint = capsys.readouterr().err.strip().splitlines()[-1]
     assert hint.startswith("To fetch only what is missing: ")
     assert shlex.split(hint)[-1] == "--skip-existing" and hint.count("--skip-existing") == 1
+
+
+@pytest.mark.parametrize("mode", ["sequential", "threads", "async"])
+def test_with_names_a_flag_whose_metadata_meets_a_dead_server_is_not_saved_under_its_code(
+    mode: str, tmp_path: Path
+) -> None:
+    """Saved as `cy.gif`, it would sit beside the `Cyprus.gif` a resume fetches."""
+    import respx
+
+    from flags_async import Mode, Status, download
+    from flags_async.server._flagart import draw_flag
+
+    with respx.mock(using="httpx", assert_all_called=False) as router:
+        router.get(url__regex=r".*/cy/cy\.gif$").mock(
+            return_value=httpx.Response(200, content=draw_flag("CY")))
+        router.get(url__regex=r".*/metadata\.json$").mock(
+            side_effect=httpx.ConnectError("refused"))
+        options = Options(base_url="http://flags.test/flags", dest=tmp_path, names=True,
+                          backoff=0, transport="httpx")  # type: ignore[arg-type]
+        report = download(["CY"], options, Mode(mode))
+    (result,) = report.results
+    assert (result.status, result.error) == (Status.ERROR, "connection failed")
+    assert gif_files(tmp_path) == []

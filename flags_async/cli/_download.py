@@ -87,8 +87,8 @@ def download(
     give_up_after: Annotated[int, typer.Option(
         "--give-up-after", min=0, metavar="N",
         help="Start no new download after N attempts in a row that the server answered with "
-             "nothing (refused, dropped or timed-out connections) and 2 s without an answer: "
-             "the server is gone. 0: never.",
+             "nothing (connections refused, dropped or not made in time) and 2 s without an "
+             "answer: the server is gone. 0: never.",
     )] = DEFAULT_GIVE_UP_AFTER,
     max_bytes: Annotated[int, typer.Option(
         "--max-bytes", min=1, metavar="BYTES", help="Abandon a body larger than this.",

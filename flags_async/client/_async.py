@@ -85,7 +85,9 @@ async def get_country_stem(client: httpx.AsyncClient, cc: str, options: Options,
     try:
         url = metadata_url(options.base_url, cc)
         body, _ = await get_with_retries(client, url, options, breaker)
-    except FetchFailure:
+    except FetchFailure as exc:
+        if exc.unanswered:  # the server is gone: a name chosen now would be the wrong one
+            raise
         return None
     return country_stem(body)
 

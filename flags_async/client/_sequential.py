@@ -82,7 +82,9 @@ def get_country_stem(client: httpx.Client, cc: str, options: Options, stop: Stop
     try:
         body, _ = get_with_retries(client, metadata_url(options.base_url, cc), options,
                                    stop, breaker)
-    except FetchFailure:
+    except FetchFailure as exc:
+        if exc.unanswered:  # the server is gone: a name chosen now would be the wrong one
+            raise
         return None
     return country_stem(body)
 
@@ -96,9 +98,9 @@ def download_one(client: httpx.Client, cc: str, options: Options, stop: Stop,
         return given_up
     try:
         image, attempts = get_flag(client, cc, options, stop, breaker)
+        stem = get_country_stem(client, cc, options, stop, breaker) if options.names else None
     except FetchFailure as exc:
         return failure_result(cc, exc)
-    stem = get_country_stem(client, cc, options, stop, breaker) if options.names else None
     return stop.save(lambda: save_result(cc, image, attempts, stem, options))
 
 
