@@ -140,11 +140,14 @@ def cli_process(*args: str, **kwargs: object) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)  # type: ignore[call-overload]
 
 
-def wait_for_saved_flags(child: subprocess.Popen[str], count: int = 3) -> list[str]:
-    """Read the child's `-v` lines until `count` say a flag was saved; return their codes."""
-    assert child.stdout is not None
+def wait_for_saved_flags(child: subprocess.Popen[str], count: int = 3,
+                         json_out: bool = False) -> list[str]:
+    """Read the child's `-v` lines (on stderr with `--json`) until `count` say a flag was
+    saved; return their codes."""
+    lines = child.stderr if json_out else child.stdout
+    assert lines is not None
     saved = []
-    for line in child.stdout:
+    for line in lines:
         if line.endswith(" ok\n"):
             saved.append(line.split()[0])
             if len(saved) == count:

@@ -104,12 +104,7 @@ def test_sigterm_with_ctrl_c_ignored_still_ends_at_once_and_exact(
         child = cli_process("download", *QUICK, *NEVER_ANSWERED, "-v", "-m", "10",
                             "--timeout", "600", "-s", url, "-d", str(tmp_path), "--json", *mode,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
-        assert child.stderr is not None
-        saved = 0
-        for line in child.stderr:
-            saved += line.endswith(" ok\n")
-            if saved == 3:
-                break
+        wait_for_saved_flags(child, json_out=True)
         child.send_signal(signal.SIGTERM)
         out, err = child.communicate(timeout=20)
     assert child.returncode == 130, err

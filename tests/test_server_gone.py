@@ -21,7 +21,7 @@ from flags_async.cli import main
 from flags_async.client._fetch import FetchFailure, failures
 from flags_async.client._retry import NOT_ATTEMPTED, Breaker
 from flags_async.server._app import Faults
-from tests.conftest import cli_process, gif_files, leftovers
+from tests.conftest import cli_process, gif_files, leftovers, wait_for_saved_flags
 
 
 def refused() -> FetchFailure:
@@ -123,12 +123,7 @@ def test_a_server_that_dies_mid_run_ends_it_within_seconds_and_a_resume_fetches_
     with server_process(port, latency_ms=100) as server:  # slow: it dies mid-run
         child = cli_process("download", "-e", "-m", "50", "-v", "--json", "-s", url,
                             "-d", str(tmp_path), "--mode", mode)
-        assert child.stderr is not None
-        saved = 0
-        for line in child.stderr:
-            saved += line.endswith(" ok\n")
-            if saved == 3:
-                break
+        wait_for_saved_flags(child, json_out=True)
         server.kill()
         killed = time.monotonic()
         out, err = child.communicate(timeout=60)
