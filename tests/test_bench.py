@@ -24,6 +24,7 @@ from flags_async.bench._runner import (
     with_speedups,
 )
 from flags_async.cli import main
+from flags_async.server._faults import Faults
 
 
 def _run(variant: str, n: int, seconds: float, ok: int = 1) -> Run:
@@ -95,7 +96,7 @@ def test_bench_scenario_alternates_variants_and_counts_every_run(server_url: str
 
 
 def test_a_slow_scenario_measures_sequential_over_a_sample_and_says_so(server_url: str) -> None:
-    slow = Scenario("slow", (), "all", max_req=5, runs=1, mean_wait_s=1.0)
+    slow = Scenario("slow", Faults(delay=(1.0, 1.0)), "all", max_req=5, runs=1)  # says 1 s
     codes = ["AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AR", "AT"]
     result = bench_scenario(slow, ["sequential", "async"], codes, max_reqs=[5], runs=1,
                             server_url=server_url)

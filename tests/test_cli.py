@@ -11,14 +11,15 @@ import socket
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from flags_async import ServerError, __version__
 from flags_async.cli import main
 from flags_async.client._server_url import resolve_server
-from flags_async.server._app import Faults
-from flags_async.server._embedded import embedded_server
+from flags_async.server._embedded import EmbeddedServer, embedded_server
+from flags_async.server._faults import Faults
 from tests.conftest import cli_process, gif_files
 
 MakeServer = Callable[..., AbstractContextManager[str]]
@@ -338,3 +339,65 @@ def test_python_m_runs_the_default_embedded_server(tmp_path: Path) -> None:
     assert out.startswith("EMBEDDED site: http://127.0.0.1:")
     assert "  3 flags downloaded." in out
     assert [p.name for p in gif_files(tmp_path)] == ["bd.gif", "br.gif", "cd.gif"]
+
+
+@pytest.fixture
+def started_servers(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, EmbeddedServer]]:
+    """Every embedded server a command starts: "early" (before parsing) or "late"."""
+    from flags_async.cli import _early_server
+    from flags_async.server import _embedded
+
+    started: list[tuple[str, EmbeddedServer]] = []
+
+    def recorded(when: str) -> type[EmbeddedServer]:
+        class Recorded(EmbeddedServer):
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                started.append((when, self))
+
+        return Recorded
+
+    monkeypatch.setattr(_early_server, "EmbeddedServer", recorded("early"))
+    monkeypatch.setattr(_embedded, "EmbeddedServer", recorded("late"))
+    return started
+
+
+def all_exited(started: list[tuple[str, EmbeddedServer]]) -> bool:
+    return all(server._child.poll() is not None for _, server in started)
+
+
+def test_download_uses_the_server_it_started_before_parsing(
+    started_servers: list[tuple[str, EmbeddedServer]], tmp_path: Path,
+) -> None:
+    assert main(["download", "BR", "-q", "-d", str(tmp_path)]) == 0
+    assert [p.name for p in gif_files(tmp_path)] == ["br.gif"]
+    assert [when for when, _ in started_servers] == ["early"]
+    assert all_exited(started_servers)
+
+
+@pytest.mark.parametrize("args", [["--mode", "bogus"], ["ZZZ"], ["--transport", "httpx",
+                                                                  "--mode", "threads"]])
+def test_an_early_server_the_command_does_not_use_is_stopped(
+    started_servers: list[tuple[str, EmbeddedServer]], tmp_path: Path, args: list[str],
+) -> None:
+    assert main(["download", "-d", str(tmp_path), *args]) == 2
+    assert [when for when, _ in started_servers] == ["early"]
+    assert all_exited(started_servers)
+    assert gif_files(tmp_path) == []
+
+
+@pytest.mark.parametrize("server_option", [["-s", "{url}"], ["--server={url}"]])
+def test_download_from_a_given_server_starts_no_server(
+    started_servers: list[tuple[str, EmbeddedServer]], tmp_path: Path, server_url: str,
+    server_option: list[str],
+) -> None:
+    option = [part.format(url=server_url) for part in server_option]
+    assert main(["download", "BR", "-q", "-d", str(tmp_path), *option]) == 0
+    assert started_servers == []
+
+
+@pytest.mark.parametrize("args", [["download", "--help"], ["download", "-h"], ["serve", "-h"]])
+def test_help_starts_no_server(started_servers: list[tuple[str, EmbeddedServer]],
+                               args: list[str]) -> None:
+    assert main(args) == 0
+    assert started_servers == []

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from flags_async.server._app import Faults
 from flags_async.server._catalogue import Catalogue
+from flags_async.server._faults import Faults
 from tests.conftest import cli_process, gif_files, leftovers, serving, wait_for_saved_flags
 
 MakeServer = Callable[..., AbstractContextManager[str]]

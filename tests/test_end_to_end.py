@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from flags_async import Mode, Options, Result, Status, TransportName, download, select_codes
-from flags_async.server._app import Faults
+from flags_async.server._faults import Faults
 from tests.conftest import gif_files, leftovers
 
 MakeServer = Callable[..., AbstractContextManager[str]]

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from flags_async import Mode, Options, Report, Status, TransportName, download, select_codes
 from flags_async.cli import main
-from flags_async.server._app import PRESETS, Faults
+from flags_async.server._faults import PRESETS, Faults
 from tests.conftest import gif_files, leftovers, run_measured, serving
 
 MakeServer = Callable[..., AbstractContextManager[str]]

@@ -79,3 +79,13 @@ def test_typer_s_own_help_flag_still_loads_pydantic() -> None:
     done = subprocess.run([sys.executable, "-c", TYPER_DEFAULT_HELP], capture_output=True,
                           text=True, timeout=60, check=True)
     assert done.stdout.splitlines()[-1] == "True"
+
+
+def test_the_embedded_servers_process_loads_no_command_line_machinery() -> None:
+    """Its start-up is what a first `download` waits for: no typer, no pydantic, no client."""
+    code = ("import sys, flags_async.server._child; "
+            "print(sorted(m for m in ('typer', 'pydantic', 'httpx', 'tqdm', 'PIL') "
+            "if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert done.stdout.strip() == "[]"

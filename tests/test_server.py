@@ -16,8 +16,9 @@ import pytest
 from PIL import Image
 
 from flags_async import country_codes
-from flags_async.server._app import Faults, make_app
+from flags_async.server._app import make_app
 from flags_async.server._catalogue import Catalogue, countries, export
+from flags_async.server._faults import PRESETS, Faults
 from flags_async.server._flagart import draw_flag
 from tests.conftest import serving
 
@@ -173,3 +174,9 @@ def test_it_holds_1000_concurrent_slow_requests(make_server: MakeServer) -> None
     with make_server(Faults(delay=(1.0, 1.0))) as url:
         statuses = asyncio.run(fetch_all(url))
     assert statuses == [200] * 1000
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_faults_reach_the_embedded_servers_process_unchanged(preset: str) -> None:
+    faults = PRESETS[preset].faults
+    assert Faults.from_json(faults.to_json()) == faults

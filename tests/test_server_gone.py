@@ -20,7 +20,7 @@ from flags_async import Options
 from flags_async.cli import main
 from flags_async.client._fetch import FetchFailure, failures
 from flags_async.client._retry import NOT_ATTEMPTED, Breaker
-from flags_async.server._app import Faults
+from flags_async.server._faults import Faults
 from tests.conftest import cli_process, gif_files, leftovers, wait_for_saved_flags
 
 

@@ -15,8 +15,9 @@ import trustme
 
 from flags_async import Mode, Options, Status, TransportName, download
 from flags_async.cli import main
-from flags_async.server._app import Faults, make_app
+from flags_async.server._app import make_app
 from flags_async.server._catalogue import Catalogue
+from flags_async.server._faults import Faults
 from flags_async.server._serve import tls_context
 from tests.conftest import gif_files, serving
 
@@ -145,3 +146,4 @@ def test_serve_certfile_and_ssl_cert_file_work_together(
         server.communicate(timeout=10)
     assert done.returncode == 0, done.stderr
     assert "  2 flags downloaded." in done.stdout
+

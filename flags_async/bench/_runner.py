@@ -25,6 +25,7 @@ from typing import Any
 from .._api import download
 from .._models import Mode, Options, TransportName
 from ..server._embedded import given_or_embedded
+from ..server._faults import PRESETS, Faults
 
 #: About how long one sequential run may take: it runs over fewer codes where all would take longer.
 SEQUENTIAL_BUDGET_S = 2.0
@@ -57,20 +58,26 @@ class Scenario:
     """A kind of server, and the defaults that keep the default bench within 3 minutes."""
 
     name: str
-    serve_args: tuple[str, ...]
+    faults: Faults  # what the bundled server does (unused with a server of the user's)
     codes: str  # "every" (676) or "all" (194)
     max_req: int
     runs: int
     #: The server's wait per response in milliseconds, if it is fixed: the sweep's x axis.
     latency_ms: float | None = None
-    #: The server's mean wait per response, in seconds: sizes sequential's sample, nothing else.
-    mean_wait_s: float = 0.0
+
+    @property
+    def mean_wait_s(self) -> float:
+        """The server's mean wait per response: sizes sequential's sample, nothing else."""
+        if self.latency_ms is not None:
+            return self.latency_ms / 1000
+        low, high = self.faults.delay or (0.0, 0.0)
+        return (low + high) / 2
 
 
 def latency_scenario(ms: float) -> Scenario:
     """The bundled server answering every request `ms` milliseconds late."""
-    return Scenario(f"latency {ms:g} ms", ("--latency", f"{ms:g}"), "every", max_req=100,
-                    runs=3, latency_ms=ms, mean_wait_s=ms / 1000)
+    return Scenario(f"latency {ms:g} ms", Faults(delay=(ms / 1000, ms / 1000)), "every",
+                    max_req=100, runs=3, latency_ms=ms)
 
 
 #: `make bench`'s sweep: from loopback (CPU-bound) to a distant server (waiting-bound).
@@ -79,9 +86,9 @@ DEFAULT_LATENCIES = (0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0)
 SCENARIOS = {
     s.name: s
     for s in (
-        Scenario("fast", ("--preset", "local"), "every", max_req=100, runs=5, latency_ms=0.0),
-        Scenario("delay", ("--preset", "delay"), "all", max_req=1000, runs=2, mean_wait_s=2.75),
-        Scenario("error", ("--preset", "error"), "all", max_req=1000, runs=2, mean_wait_s=2.75),
+        Scenario("fast", PRESETS["local"].faults, "every", max_req=100, runs=5, latency_ms=0.0),
+        Scenario("delay", PRESETS["delay"].faults, "all", max_req=1000, runs=2),
+        Scenario("error", PRESETS["error"].faults, "all", max_req=1000, runs=2),
     )
 }
 
@@ -180,7 +187,7 @@ def bench_scenario(
     plan = [(name, 1 if name == "sequential" else m)
             for m in max_reqs for name in variants if name != "sequential" or m == max_reqs[0]]
     # The runs' folders go when the scenario ends, so no run pays for another's clean-up.
-    with (given_or_embedded(server_url, *scenario.serve_args) as url,
+    with (given_or_embedded(server_url, scenario.faults) as url,
           tempfile.TemporaryDirectory(prefix="flags-bench-") as root):
         result = ScenarioResult(scenario.name, url, codes, scenario.latency_ms)
         for number in range(1, runs + 1):

@@ -67,13 +67,14 @@ def main(argv: list[str] | None = None) -> int:
     """Console entry point: usage errors become one line on stderr and exit 2. SIGTERM stops a
     command as Ctrl-C does, and only the first Ctrl-C counts (see `_signals.ctrl_c_once`)."""
     from .._signals import ctrl_c_once, sigterm_as_ctrl_c
+    from ._early_server import Invocation, early_server
 
     command = typer.main.get_command(app)
+    args = sys.argv[1:] if argv is None else argv
     try:
-        with ctrl_c_once(), sigterm_as_ctrl_c():
-            args = sys.argv[1:] if argv is None else argv
+        with ctrl_c_once(), sigterm_as_ctrl_c(), early_server(args) as server:
             code = command.main(args=args, prog_name="flags-async", standalone_mode=False,
-                                obj=args)  # the command line as typed, for `resume_hint`
+                                obj=Invocation(args, server))
     except typer.TyperException as exc:  # click's usage errors derive from it
         ctx = getattr(exc, "ctx", None)  # usage errors carry the command they belong to
         where = ctx.command_path if ctx is not None else "flags-async"
@@ -83,15 +84,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> NoReturn:
-    """The `flags-async` command: `main`, then exit with its code. An interrupted run exits as
-    soon as its report is out: a thread still in a TCP connect or a DNS lookup has nothing left
-    to save (see `client/_stop.py`), so it is not waited for."""
+    """The `flags-async` command: `main`, then exit with its code at once, without the
+    interpreter's tear-down. The report is out and every file is closed by then; what is left
+    is unloading aiohttp and friends, or a thread of an interrupted run still in a TCP
+    connect or a DNS lookup, which has nothing left to save (see `client/_stop.py`)."""
     code = main()
-    if code == EXIT_INTERRUPTED:
-        try:
-            for stream in (sys.stdout, sys.stderr):
-                with contextlib.suppress(OSError, ValueError):  # a closed pipe, say
-                    stream.flush()
-        finally:
-            os._exit(code)
-    sys.exit(code)
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):  # a closed pipe, say
+                stream.flush()
+    finally:
+        os._exit(code)

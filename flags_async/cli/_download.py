@@ -121,6 +121,7 @@ def download(
     from .._signals import ignore_stop_signals
     from ..client._limits import fit_fd_limit
     from ..server._embedded import given_or_started
+    from ._early_server import Invocation
 
     try:
         cc_list = select_codes(codes or [], all_cc=all_cc, every=every, limit=limit)
@@ -148,10 +149,12 @@ def download(
         typer.echo(limit_note, err=True)
     max_req = min(max_req, fits)
 
+    invocation = ctx.obj if isinstance(ctx.obj, Invocation) else Invocation(sys.argv[1:])
     report: Report | None = None
     try:
         direct = url is None  # the embedded server is always reached directly
-        with given_or_started(url) as flag_server:  # an embedded one starts now; meanwhile:
+        with given_or_started(url, started=invocation.early_server) as flag_server:
+            # An embedded server is starting (see _early_server); meanwhile:
             prepare_dest(Path(dest))  # before any request: a folder we cannot use costs nothing
             tls = trust_store(cacert)
             warm_up(mode, transport or TransportName.AIOHTTP)
@@ -193,8 +196,8 @@ def download(
         typer.echo(counts_report(report))
     else:
         typer.echo(final_report(report))
-    if (report.errors or report.interrupted) and isinstance(ctx.obj, list):
-        typer.echo(resume_hint(ctx.obj), err=json_out or quiet)
+    if report.errors or report.interrupted:
+        typer.echo(resume_hint(invocation.args), err=json_out or quiet)
     if report.interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
     if hint := nothing_found(report):

@@ -70,13 +70,13 @@ def serve(
         "--export", metavar="DIR", show_default=False,
         help="Write DIR/flags/<cc>/<cc>.gif and metadata.json for a static server, and exit.",
     )] = None,
-    embedded: Annotated[bool, typer.Option("--embedded", hidden=True)] = False,
 ) -> None:
     """Run the bundled flag server (GIFs and metadata.json under /flags/)."""
     import asyncio
 
-    from ..server._app import PRESETS, make_app
+    from ..server._app import make_app
     from ..server._catalogue import export
+    from ..server._faults import PRESETS
     from ..server._serve import listen, serve_until_stopped, tls_context
 
     if latency is not None and delay is not None:
@@ -127,13 +127,9 @@ def serve(
         fail(f"cannot listen on {host}:{port}: {os.strerror(exc.errno) if exc.errno else exc}")
 
     def announce(url: str) -> None:
-        if embedded:
-            print(url, flush=True)
-        else:
-            typer.echo(f"Serving flags at {url} ({preset.value} preset). Ctrl-C stops.")
+        typer.echo(f"Serving flags at {url} ({preset.value} preset). Ctrl-C stops.")
 
-    stopped_by = asyncio.run(
-        serve_until_stopped(make_app(faults), sock, announce, stop_on_stdin_eof=embedded, tls=tls))
+    stopped_by = asyncio.run(serve_until_stopped(make_app(faults), sock, announce, tls=tls))
     if stopped_by is not None:  # Ctrl-C or SIGTERM: interrupted, as the exit codes say
         typer.echo("\nStopped.", err=True)
         raise typer.Exit(EXIT_INTERRUPTED)

@@ -7,76 +7,20 @@ the point of the book's DELAY and ERROR servers: they make concurrency visible.
 from __future__ import annotations
 
 import asyncio
-import math
 import random
 import socket
 import struct
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
 
 from aiohttp import web
 
 from ._catalogue import Entry, build_catalogue
+from ._faults import Faults
 
 #: What a captive portal or a confused proxy sends instead of a GIF.
 GARBAGE = b"<html><body><h1>Sign in to continue</h1></body></html>\n"
 #: Seconds a throttled client is told to wait.
 RETRY_AFTER = 1
-
-
-@dataclass(frozen=True, slots=True)
-class Faults:
-    """Misbehaviour applied to requests. Every request waits `delay`, then at most one fault
-    is drawn by its rate (rates are exclusive, so they add up to at most 1)."""
-
-    delay: tuple[float, float] | None = None
-    error_rate: float = 0.0  # 418 I'm a teapot, as the book's slow_server
-    throttle_rate: float = 0.0  # 429 with Retry-After
-    garbage_rate: float = 0.0  # 200 with an HTML page labelled image/gif
-    truncate_rate: float = 0.0  # half the body promised by Content-Length, then hang up
-    reset_rate: float = 0.0  # reset the connection (TCP RST) without answering
-    trickle: float | None = None  # send every body at this many bytes per second
-
-    def __post_init__(self) -> None:
-        if self.delay is not None:
-            low, high = self.delay
-            if not 0 <= low <= high < math.inf:
-                raise ValueError("delay needs 0 <= MIN <= MAX, in seconds")
-        rates = self._rates()
-        if not all(0 <= rate <= 1 for _, rate in rates):
-            raise ValueError("each fault rate must be between 0 and 1")
-        if sum(rate for _, rate in rates) > 1:
-            raise ValueError("fault rates add up to more than 1")
-        if self.trickle is not None and self.trickle <= 0:
-            raise ValueError("trickle needs a positive number of bytes per second")
-
-    def _rates(self) -> list[tuple[str, float]]:
-        return [("error", self.error_rate), ("throttle", self.throttle_rate),
-                ("garbage", self.garbage_rate), ("truncate", self.truncate_rate),
-                ("reset", self.reset_rate)]
-
-    def pick(self, draw: float) -> str | None:
-        """The fault for a request, given a uniform random `draw` in [0, 1)."""
-        for name, rate in self._rates():
-            if draw < rate:
-                return name
-            draw -= rate
-        return None
-
-
-@dataclass(frozen=True, slots=True)
-class Preset:
-    port: int
-    faults: Faults
-
-
-PRESETS = {
-    "local": Preset(8000, Faults()),
-    "delay": Preset(8001, Faults(delay=(0.5, 5.0))),
-    "error": Preset(8002, Faults(delay=(0.5, 5.0), error_rate=0.25)),
-    "chaos": Preset(8003, Faults(delay=(0.0, 0.2), error_rate=0.05, throttle_rate=0.1,
-                                 garbage_rate=0.05, truncate_rate=0.1, reset_rate=0.1)),
-}
 
 
 def make_app(faults: Faults, catalogue: Mapping[str, Entry] | None = None,

@@ -9,6 +9,8 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
+from ._drawing_cache import cached_flag
+
 GIF_TYPE = "image/gif"
 JSON_TYPE = "application/json"
 
@@ -42,8 +44,9 @@ def countries() -> tuple[Country, ...]:
 class Catalogue(Mapping[str, Entry]):
     """Every servable file by its path below `/flags/` (for example `br/br.gif`).
 
-    A flag is drawn the first time it is asked for, then kept: the server answers as soon as
-    it listens, and a run that asks for one flag does not wait for 194 drawings.
+    A flag is made the first time it is asked for (from the drawing cache, or drawn), then
+    kept: the server answers as soon as it listens, and a run that asks for one flag does not
+    wait for 194 drawings.
     """
 
     def __init__(self) -> None:
@@ -68,9 +71,7 @@ class Catalogue(Mapping[str, Entry]):
         cc, _, name = path.partition("/")
         country = self._countries.get(cc)
         if country is not None and name == f"{cc}.gif":
-            from ._flagart import draw_flag  # Pillow is imported only by the server, when needed
-
-            return Entry(draw_flag(country.iso_cc), GIF_TYPE)
+            return Entry(cached_flag(country.iso_cc), GIF_TYPE)
         if country is not None and name == "metadata.json":
             body = json.dumps(country.metadata(), ensure_ascii=False).encode("utf-8")
             return Entry(body, JSON_TYPE)

@@ -10,13 +10,14 @@ import sys
 from collections.abc import Iterator
 
 from .._models import ServerError
+from ._faults import NO_FAULTS, Faults
 
 #: How long a child server may take to import, draw its flags and listen.
 STARTUP_TIMEOUT = 30.0
 
 
 class EmbeddedServer:
-    """`flags-async serve` in a child process on a free loopback port, for one command.
+    """The bundled server in a child process on a free loopback port, for one command.
 
     A separate process, so the server never competes with the client for its event loop or
     interpreter lock. It starts when this object is made and `base_url()` waits until it
@@ -24,9 +25,8 @@ class EmbeddedServer:
     stdin closes (`close`), so it cannot outlive us.
     """
 
-    def __init__(self, *serve_args: str) -> None:
-        command = [sys.executable, "-m", "flags_async", "serve", "--port", "0", "--embedded",
-                   *serve_args]
+    def __init__(self, faults: Faults = NO_FAULTS) -> None:
+        command = [sys.executable, "-m", "flags_async.server._child", faults.to_json()]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self._child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                        env=env, text=True)
@@ -45,9 +45,15 @@ class EmbeddedServer:
         return self._url
 
     def close(self) -> None:
-        """Stop the child: closing its stdin tells it to; a child that hangs is killed."""
+        """Stop the child: closing its stdin tells it to; a child that hangs, or has not said
+        it listens (it has nothing to finish, and reads its stdin only once it serves), is
+        killed. Closing twice is harmless."""
         assert self._child.stdin is not None and self._child.stdout is not None
+        if self._child.stdin.closed:
+            return
         self._child.stdin.close()
+        if not self._url:
+            self._child.kill()
         try:
             self._child.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -70,9 +76,12 @@ class GivenServer:
 
 
 @contextlib.contextmanager
-def given_or_started(url: str | None, *serve_args: str) -> Iterator[EmbeddedServer | GivenServer]:
-    """The server at `url`, or an embedded one started now and stopped when the block ends."""
-    server = GivenServer(url) if url is not None else EmbeddedServer(*serve_args)
+def given_or_started(url: str | None, faults: Faults = NO_FAULTS,
+                     started: EmbeddedServer | None = None,
+                     ) -> Iterator[EmbeddedServer | GivenServer]:
+    """The server at `url`, or else an embedded one with `faults` (`started`, if the caller
+    has already started it), stopped when the block ends."""
+    server = GivenServer(url) if url is not None else started or EmbeddedServer(faults)
     try:
         yield server
     finally:
@@ -80,14 +89,14 @@ def given_or_started(url: str | None, *serve_args: str) -> Iterator[EmbeddedServ
 
 
 @contextlib.contextmanager
-def embedded_server(*serve_args: str) -> Iterator[str]:
+def embedded_server(faults: Faults = NO_FAULTS) -> Iterator[str]:
     """An embedded server's base URL, for the block."""
-    with given_or_started(None, *serve_args) as server:
+    with given_or_started(None, faults) as server:
         yield server.base_url()
 
 
 @contextlib.contextmanager
-def given_or_embedded(url: str | None, *serve_args: str) -> Iterator[str]:
+def given_or_embedded(url: str | None, faults: Faults = NO_FAULTS) -> Iterator[str]:
     """`url` if one is given, else the base URL of an embedded server run for the block."""
-    with given_or_started(url, *serve_args) as server:
+    with given_or_started(url, faults) as server:
         yield server.base_url()
