@@ -401,3 +401,18 @@ def test_help_starts_no_server(started_servers: list[tuple[str, EmbeddedServer]]
                                args: list[str]) -> None:
     assert main(args) == 0
     assert started_servers == []
+
+
+def test_a_server_that_cannot_be_started_is_one_line_and_exit_1(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    from flags_async.server import _embedded
+
+    def no_process(*args: Any, **kwargs: Any) -> None:
+        raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(_embedded.subprocess, "Popen", no_process)
+    assert main(["download", "BR", "-d", str(tmp_path)]) == 1
+    assert capsys.readouterr().err == (
+        "flags-async: error: cannot start the embedded flag server: "
+        "Resource temporarily unavailable\n")

@@ -14,6 +14,7 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from .._models import ServerError
 from ..server._embedded import EmbeddedServer
 
 #: Arguments after which `download` runs no embedded server, or nothing at all.
@@ -33,10 +34,13 @@ def early_server(args: list[str]) -> Iterator[EmbeddedServer | None]:
     """An embedded server started now if `args` look like a `download` that will want one."""
     wanted = args[:1] == ["download"] and not any(
         arg.startswith(_NO_EMBEDDED) for arg in args[1:])
-    if not wanted:
+    try:
+        server = EmbeddedServer() if wanted else None
+    except ServerError:  # no process to be had: `download` meets the same error, and says so
+        server = None
+    if server is None:
         yield None
         return
-    server = EmbeddedServer()
     try:
         yield server
     finally:

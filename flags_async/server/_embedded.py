@@ -20,16 +20,20 @@ class EmbeddedServer:
     """The bundled server in a child process on a free loopback port, for one command.
 
     A separate process, so the server never competes with the client for its event loop or
-    interpreter lock. It starts when this object is made and `base_url()` waits until it
-    listens, so the client can do its own start-up in the meantime. The child exits when its
-    stdin closes (`close`), so it cannot outlive us.
+    interpreter lock. It starts when this object is made (`ServerError` if no process can be
+    had) and `base_url()` waits until it listens, so the client can do its own start-up in the
+    meantime. The child exits when its stdin closes (`close`), so it cannot outlive us.
     """
 
     def __init__(self, faults: Faults = NO_FAULTS) -> None:
         command = [sys.executable, "-m", "flags_async.server._child", faults.to_json()]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self._child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                       env=env, text=True)
+        try:
+            self._child = subprocess.Popen(command, stdin=subprocess.PIPE,
+                                           stdout=subprocess.PIPE, env=env, text=True)
+        except OSError as exc:  # no process to be had (EAGAIN, EMFILE...)
+            raise ServerError(
+                f"cannot start the embedded flag server: {exc.strerror or exc}") from exc
         self._url = ""
 
     def base_url(self) -> str:
