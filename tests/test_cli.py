@@ -382,11 +382,13 @@ def test_an_early_server_the_command_does_not_use_is_stopped(
 ) -> None:
     assert main(["download", "-d", str(tmp_path), *args]) == 2
     assert [when for when, _ in started_servers] == ["early"]
-    assert all_exited(started_servers)
+    (_, server), = started_servers
+    assert server._child.returncode == -signal.SIGKILL  # not waited for until it serves
     assert gif_files(tmp_path) == []
 
 
-@pytest.mark.parametrize("server_option", [["-s", "{url}"], ["--server={url}"]])
+@pytest.mark.parametrize("server_option", [["-s", "{url}"], ["--server={url}"],
+                                           ["-qs", "{url}"], ["-s{url}"]])
 def test_download_from_a_given_server_starts_no_server(
     started_servers: list[tuple[str, EmbeddedServer]], tmp_path: Path, server_url: str,
     server_option: list[str],
@@ -416,3 +418,33 @@ def test_a_server_that_cannot_be_started_is_one_line_and_exit_1(
     assert capsys.readouterr().err == (
         "flags-async: error: cannot start the embedded flag server: "
         "Resource temporarily unavailable\n")
+
+
+def test_ctrl_c_before_the_command_starts_is_exit_130_without_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    from flags_async.cli import _early_server
+
+    def interrupted(*args: Any, **kwargs: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_early_server, "EmbeddedServer", interrupted)
+    assert main(["download", "BR"]) == 130
+    assert capsys.readouterr().err == "\nInterrupted.\n"
+
+
+def test_no_resume_hint_when_the_command_line_is_unknown(
+    make_server: MakeServer, tmp_path: Path,
+) -> None:
+    """Run through typer's own runner, not `main`: no command line to repeat, so no hint
+    (not one made from the host program's arguments)."""
+    from typer.testing import CliRunner
+
+    from flags_async.cli import app
+
+    with make_server(Faults(error_rate=1.0)) as url:
+        result = CliRunner().invoke(app, ["download", "BR", "-s", url, "-d", str(tmp_path),
+                                          "--retries", "0"])
+    assert result.exit_code == 1
+    assert "1 error" in result.output
+    assert "To fetch only what is missing" not in result.output

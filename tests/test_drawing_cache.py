@@ -3,13 +3,15 @@ damaged or cannot be written changes nothing but speed."""
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
 
 from flags_async.server import _drawing_cache, _flagart
 from flags_async.server._catalogue import Catalogue
-from flags_async.server._drawing_cache import cache_folder
+from flags_async.server._drawing_cache import STALE_PART_S, cache_folder, cache_key
 from flags_async.server._flagart import draw_flag
 
 
@@ -65,4 +67,31 @@ def test_another_pillow_or_drawing_code_uses_another_folder(
     before = cache_folder()
     monkeypatch.setattr(PIL, "__version__", "0.0.1")
     assert cache_folder() != before
-    assert _drawing_cache._key("13.0.0") != _drawing_cache._key("13.0.1")
+    code = _drawing_cache._drawing_code()
+    assert cache_key(code, "13.0.0") != cache_key(code + b"# changed", "13.0.0")
+    assert cache_key(code, "13.0.0") != cache_key(code, "13.0.1")
+    assert cache_key(code, "13.0.0") == cache_key(code, "13.0.0")
+
+
+def test_what_a_killed_server_left_half_written_is_swept(drawn: list[str]) -> None:
+    folder = cache_folder()
+    folder.mkdir(parents=True)
+    old, fresh = folder / ".br.gif.abc123.part", folder / ".in.gif.def456.part"
+    old.write_bytes(b"GIF89a half")
+    fresh.write_bytes(b"GIF89a being written right now")
+    long_ago = time.time() - 2 * STALE_PART_S
+    os.utime(old, (long_ago, long_ago))
+    assert Catalogue()["br/br.gif"].body == draw_flag("BR")
+    assert not old.exists() and fresh.exists()  # another server may be writing that one
+
+
+def test_without_the_drawing_codes_source_flags_are_drawn_every_time(
+    monkeypatch: pytest.MonkeyPatch, drawn: list[str],
+) -> None:
+    def missing() -> bytes:
+        raise FileNotFoundError(2, "No such file or directory")
+
+    monkeypatch.setattr(_drawing_cache, "_drawing_code", missing)
+    assert Catalogue()["br/br.gif"].body == draw_flag("BR")
+    assert Catalogue()["br/br.gif"].body == draw_flag("BR")
+    assert drawn == ["BR", "BR"]

@@ -80,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
         where = ctx.command_path if ctx is not None else "flags-async"
         typer.echo(f"{where}: error: {exc.format_message()} (see '{where} --help')", err=True)
         code = getattr(exc, "exit_code", EXIT_USAGE)
+    except KeyboardInterrupt:  # before a command started, or while the early server stopped
+        typer.echo("\nInterrupted.", err=True)
+        code = EXIT_INTERRUPTED
     return code if isinstance(code, int) else EXIT_OK
 
 

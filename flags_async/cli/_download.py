@@ -149,7 +149,7 @@ def download(
         typer.echo(limit_note, err=True)
     max_req = min(max_req, fits)
 
-    invocation = ctx.obj if isinstance(ctx.obj, Invocation) else Invocation(sys.argv[1:])
+    invocation = ctx.obj if isinstance(ctx.obj, Invocation) else Invocation(None)
     report: Report | None = None
     try:
         direct = url is None  # the embedded server is always reached directly
@@ -196,7 +196,7 @@ def download(
         typer.echo(counts_report(report))
     else:
         typer.echo(final_report(report))
-    if report.errors or report.interrupted:
+    if (report.errors or report.interrupted) and invocation.args is not None:
         typer.echo(resume_hint(invocation.args), err=json_out or quiet)
     if report.interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)

@@ -1,11 +1,11 @@
 """Speed tweak: `flags-async download` starts its embedded server before typer parses.
 
-Parsing the command line costs about as much as a first run's download (typer 0.29 coerces
-every value through pydantic, which it imports on first use: fastapi/typer#744), and the
-embedded server's start-up is the longest wait of `make run`. Starting the server first
-overlaps the two (docs/design.md has the figures). The raw arguments only allow a guess:
-`download` takes this server only if, once parsed, it asks for the embedded one; an unused
-server is killed when the command ends.
+typer 0.29 coerces every option value through pydantic, which it imports on first use, a cost
+tracked upstream in fastapi/typer#744; the embedded server's start-up is the other long wait of
+a first run. Starting the server first overlaps the two (docs/design.md has the figures). The
+raw arguments only allow a guess: `download` takes this server only if, once parsed, it asks
+for the embedded one; an unused server is killed when the command ends. A wrong guess costs
+speed, never correctness.
 """
 
 from __future__ import annotations
@@ -17,23 +17,24 @@ from dataclasses import dataclass
 from .._models import ServerError
 from ..server._embedded import EmbeddedServer
 
-#: Arguments after which `download` runs no embedded server, or nothing at all.
-_NO_EMBEDDED = ("-s", "--server", "-h", "--help")
+#: Long options after which `download` runs no embedded server, or nothing at all.
+_NO_EMBEDDED = ("--server", "--help")
+#: Their short forms, which may come bundled with others (`-qs URL`).
+_NO_EMBEDDED_SHORT = set("sh")
 
 
 @dataclass(frozen=True, slots=True)
 class Invocation:
     """What `main` hands each command as click's `obj`."""
 
-    args: list[str]  # the command line as typed, for `resume_hint`
+    args: list[str] | None  # the command line as typed, for `resume_hint`; None: unknown
     early_server: EmbeddedServer | None = None
 
 
 @contextlib.contextmanager
 def early_server(args: list[str]) -> Iterator[EmbeddedServer | None]:
     """An embedded server started now if `args` look like a `download` that will want one."""
-    wanted = args[:1] == ["download"] and not any(
-        arg.startswith(_NO_EMBEDDED) for arg in args[1:])
+    wanted = args[:1] == ["download"] and not any(map(_says_no_embedded, args[1:]))
     try:
         server = EmbeddedServer() if wanted else None
     except ServerError:  # no process to be had: `download` meets the same error, and says so
@@ -45,3 +46,9 @@ def early_server(args: list[str]) -> Iterator[EmbeddedServer | None]:
         yield server
     finally:
         server.close()
+
+
+def _says_no_embedded(arg: str) -> bool:
+    if arg.startswith("--"):
+        return arg.startswith(_NO_EMBEDDED)
+    return arg.startswith("-") and not _NO_EMBEDDED_SHORT.isdisjoint(arg[1:])

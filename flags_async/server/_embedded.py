@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from .._models import ServerError
 from ._faults import NO_FAULTS, Faults
 
-#: How long a child server may take to import, draw its flags and listen.
+#: How long a child server may take to start and listen.
 STARTUP_TIMEOUT = 30.0
 
 
@@ -29,8 +29,11 @@ class EmbeddedServer:
         command = [sys.executable, "-m", "flags_async.server._child", faults.to_json()]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         try:
+            # In a process group of its own, so a Ctrl-C at the terminal reaches only us (and
+            # not the child, which may still be importing): its stop is ours to call.
             self._child = subprocess.Popen(command, stdin=subprocess.PIPE,
-                                           stdout=subprocess.PIPE, env=env, text=True)
+                                           stdout=subprocess.PIPE, env=env, text=True,
+                                           process_group=0)
         except OSError as exc:  # no process to be had (EAGAIN, EMFILE...)
             raise ServerError(
                 f"cannot start the embedded flag server: {exc.strerror or exc}") from exc
@@ -49,9 +52,9 @@ class EmbeddedServer:
         return self._url
 
     def close(self) -> None:
-        """Stop the child: closing its stdin tells it to; a child that hangs, or has not said
-        it listens (it has nothing to finish, and reads its stdin only once it serves), is
-        killed. Closing twice is harmless."""
+        """Stop the child: closing its stdin tells it to; a child that hangs, or that we have
+        not heard say it listens (no request of ours can be in it, and it reads its stdin only
+        once it serves), is killed. Closing twice is harmless."""
         assert self._child.stdin is not None and self._child.stdout is not None
         if self._child.stdin.closed:
             return
