@@ -1,6 +1,5 @@
 """`python -m flags_async`: the same as the `flags-async` command."""
 
-
-from .cli import run
+from ._console import run
 
 run()

@@ -268,3 +268,25 @@ def test_a_limit_alone_limits_the_scenario_s_own_codes(
     assert main(["bench", "--scenario", "fast", "-s", server_url, "--runs", "1", "-l", "30",
                  "--modes", "async"]) == 0
     assert "fast scenario: 30 codes (AA to BD)" in capsys.readouterr().out
+
+
+def _sweep_point(latency_ms: float, rates: dict[str, float]) -> ScenarioResult:
+    result = ScenarioResult(f"latency {latency_ms:g} ms", "http://x", ["AA"], latency_ms)
+    result.summary = with_speedups([
+        Summary(variant, 1 if variant == "sequential" else 100, 676, 676 / rate, 676 / rate,
+                676 / rate, rate, 194, 482, 0) for variant, rate in rates.items()])
+    return result
+
+
+def test_the_sweep_chart_marks_where_async_stays_ahead_not_where_it_first_is() -> None:
+    pytest.importorskip("matplotlib")
+    from flags_async.bench._chart import latency_chart
+
+    ahead = {"sequential": 100.0, "threads": 400.0, "async": 1000.0}
+    level = {"sequential": 100.0, "threads": 900.0, "async": 1000.0}
+    sweep = [_sweep_point(ms, rates) for ms, rates in
+             [(0, level), (1, ahead), (2, level), (5, ahead), (10, ahead)]]
+    notes = [t.get_text() for ax in latency_chart(list(reversed(sweep))).axes for t in ax.texts]
+    assert notes == ["async pulls ahead:\n2x every other mode\nfrom 5 ms on"]
+    sweep[-1] = _sweep_point(10, level)  # behind again at the end: it never stays ahead
+    assert [t for ax in latency_chart(sweep).axes for t in ax.texts] == []

@@ -212,7 +212,7 @@ def format_table(result: ScenarioResult) -> str:
     runs = max((r.run for r in result.runs), default=0)
     lines = [
         f"{result.scenario} scenario: {len(result.codes)} codes ({first} to {last}), "
-        f"{runs} runs each, server {result.server}",
+        f"{runs} run{'' if runs == 1 else 's'} each, server {result.server}",
         f"{'mode':<12} {'max-req':>7} {'codes':>5} {'median s':>9} {'min s':>8} {'max s':>8} "
         f"{'req/s':>8} {'ok':>5} {'404':>5} {'errors':>6} {'vs seq':>8}",
     ]

@@ -18,27 +18,41 @@ import time
 from functools import cache
 from pathlib import Path
 
-GIF_START, GIF_END = b"GIF89a", b";"
 #: Seconds after which a `.part` file is taken for one left by a server killed mid-write (a
 #: live server renames its own within milliseconds).
 STALE_PART_S = 60.0
 
 
 def cached_flag(cc: str) -> bytes:
-    """The GIF of `cc`'s flag: from the cache if it is there whole, else drawn and kept."""
+    """The GIF of `cc`'s flag: from the cache if it is there unharmed, else drawn and kept.
+
+    Each file is named after a hash of its bytes (`br-<hash>.gif`), so a file damaged in any
+    way, even one that still looks like a whole GIF, is told apart, drawn again and replaced.
+    """
+    stem = cc.lower()
     folder = _usable_folder()
-    path = None if folder is None else folder / f"{cc.lower()}.gif"
-    if path is not None:
+    kept = None if folder is None else _kept(folder).get(stem)
+    if folder is not None and kept is not None:
         with contextlib.suppress(OSError):
-            body = path.read_bytes()
-            if body.startswith(GIF_START) and body.endswith(GIF_END):
+            body = (folder / kept).read_bytes()
+            if kept == file_name(stem, body):
                 return body
     from ._flagart import draw_flag  # Pillow is imported only when a flag must be drawn
 
     body = draw_flag(cc)
-    if path is not None:
-        _keep(path, body)
+    if folder is not None:
+        name = file_name(stem, body)
+        if _keep(folder / name, body):
+            _kept(folder)[stem] = name
+        if kept is not None and kept != name:
+            with contextlib.suppress(OSError):
+                (folder / kept).unlink()
     return body
+
+
+def file_name(stem: str, body: bytes) -> str:
+    """The name `body` is kept under: the code, and a hash of the bytes."""
+    return f"{stem}-{hashlib.sha256(body).hexdigest()[:16]}.gif"
 
 
 def cache_folder() -> Path:
@@ -63,31 +77,35 @@ def _drawing_code() -> bytes:
 
 def _usable_folder() -> Path | None:
     try:
-        folder = cache_folder()
+        return cache_folder()
     except OSError:  # no source to key by (an install without .py files): draw every time
         return None
-    _sweep(folder)
-    return folder
 
 
 @cache  # once per folder and process
-def _sweep(folder: Path) -> None:
-    """Remove the `.part` files that servers killed mid-write left behind."""
+def _kept(folder: Path) -> dict[str, str]:
+    """The files in `folder` by code, as listed once and then kept up to date by this process;
+    `.part` files that servers killed mid-write left are removed on the way."""
+    kept: dict[str, str] = {}
     with contextlib.suppress(OSError):
-        for part in folder.glob(".*.part"):
-            with contextlib.suppress(OSError):
-                if time.time() - part.stat().st_mtime > STALE_PART_S:
-                    part.unlink()
+        for entry in os.scandir(folder):
+            if entry.name.endswith(".gif"):
+                kept[entry.name.partition("-")[0]] = entry.name
+            elif entry.name.endswith(".part"):
+                with contextlib.suppress(OSError):
+                    if time.time() - entry.stat().st_mtime > STALE_PART_S:
+                        Path(entry.path).unlink()
+    return kept
 
 
-def _keep(path: Path, body: bytes) -> None:
-    """Write `body` to `path` atomically: another server, in this process or another, may be
-    reading or writing it too."""
+def _keep(path: Path, body: bytes) -> bool:
+    """Write `body` to `path` atomically (another server, in this process or another, may be
+    reading or writing it too); False if it could not be written."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     except OSError:
-        return
+        return False
     part = Path(name)
     try:
         with os.fdopen(fd, "wb") as file:
@@ -96,3 +114,5 @@ def _keep(path: Path, body: bytes) -> None:
     except OSError:
         with contextlib.suppress(OSError):
             part.unlink()
+        return False
+    return True
