@@ -133,13 +133,21 @@ def ctrl_c_once() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def ignore_stop_signals() -> None:
-    """From now on, ignore Ctrl-C and SIGTERM (main thread only): the work is over and what
-    is left, such as printing its report, must not be cut short. `ctrl_c_once` and
-    `sigterm_as_ctrl_c` put the old handlers back when their blocks end."""
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+@contextlib.contextmanager
+def stop_signals_ignored() -> Iterator[None]:
+    """For the block, ignore Ctrl-C and SIGTERM (main thread only): the work is over and what
+    is left, such as printing its report, must not be cut short. Then the old handlers are
+    back."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = [(signum, signal.signal(signum, signal.SIG_IGN))
+                for signum in (signal.SIGINT, signal.SIGTERM)]
+    try:
+        yield
+    finally:
+        for signum, handler in previous:
+            signal.signal(signum, handler)
 
 
 def _pass_on_ctrl_c() -> None:

@@ -448,3 +448,16 @@ def test_no_resume_hint_when_the_command_line_is_unknown(
     assert result.exit_code == 1
     assert "1 error" in result.output
     assert "To fetch only what is missing" not in result.output
+
+
+def test_a_download_run_through_typer_leaves_the_callers_signal_handlers_alone(
+    server_url: str, tmp_path: Path,
+) -> None:
+    from typer.testing import CliRunner
+
+    from flags_async.cli import app
+
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    result = CliRunner().invoke(app, ["download", "BR", "-s", server_url, "-d", str(tmp_path)])
+    assert result.exit_code == 0
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before

@@ -118,7 +118,7 @@ def download(
     """Download flags for country codes, and report what happened."""
     from .._api import Interrupted, warm_up
     from .._api import download as run_download
-    from .._signals import ignore_stop_signals
+    from .._signals import stop_signals_ignored
     from ..client._limits import fit_fd_limit
     from ..server._embedded import given_or_started
     from ._early_server import Invocation
@@ -189,22 +189,22 @@ def download(
             raise typer.Exit(EXIT_INTERRUPTED) from None
         # Else the run was over: its report is whole.
 
-    ignore_stop_signals()  # the report is printed whole, whatever comes now
-    if json_out:
-        typer.echo(json.dumps({**report.as_dict(), "process_s": round(process_seconds(), 3)}))
-    elif quiet:
-        typer.echo(counts_report(report))
-    else:
-        typer.echo(final_report(report))
-    if (report.errors or report.interrupted) and invocation.args is not None:
-        typer.echo(resume_hint(invocation.args), err=json_out or quiet)
+    with stop_signals_ignored():  # the report is printed whole, whatever comes now
+        if json_out:
+            typer.echo(json.dumps({**report.as_dict(),
+                                   "process_s": round(process_seconds(), 3)}))
+        elif quiet:
+            typer.echo(counts_report(report))
+        else:
+            typer.echo(final_report(report))
+        if (report.errors or report.interrupted) and invocation.args is not None:
+            typer.echo(resume_hint(invocation.args), err=json_out or quiet)
+        hint = None if report.interrupted else nothing_found(report)
+        if hint and (json_out or quiet):  # the text report says it already
+            typer.echo(hint, err=True)
     if report.interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
-    if hint := nothing_found(report):
-        if json_out or quiet:  # the text report says it already
-            typer.echo(hint, err=True)
-        raise typer.Exit(EXIT_ERRORS)
-    raise typer.Exit(EXIT_ERRORS if report.errors else EXIT_OK)
+    raise typer.Exit(EXIT_ERRORS if report.errors or hint else EXIT_OK)
 
 
 def resume_hint(args: list[str]) -> str:
