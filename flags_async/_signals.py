@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import signal
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from types import FrameType
 from typing import TypeVar
 
@@ -29,13 +29,21 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 @contextlib.contextmanager
-def sigterm_as_ctrl_c() -> Iterator[None]:
-    """For the block, SIGTERM stops the process as Ctrl-C does; then the old handler is back."""
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+def _handling(signums: Iterable[int], handler: SignalHandler | signal.Handlers) -> Iterator[None]:
+    """For the block, `handler` takes `signums`; then their previous handlers are back."""
+    previous = [(signum, signal.signal(signum, handler)) for signum in signums]
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, old in previous:
+            signal.signal(signum, old)
+
+
+@contextlib.contextmanager
+def sigterm_as_ctrl_c() -> Iterator[None]:
+    """For the block, SIGTERM stops the process as Ctrl-C does; then the old handler is back."""
+    with _handling([signal.SIGTERM], _interrupt):
+        yield
 
 
 async def interruptible(work: Awaitable[T]) -> T:
@@ -96,13 +104,10 @@ def handling_ctrl_c(handler: SignalHandler) -> Iterator[None]:
         fired.append(signum)
         handler(signum, frame)
 
-    for signum in taken:
-        signal.signal(signum, on_signal)
     try:
-        yield
+        with _handling(taken, on_signal):
+            yield
     finally:
-        for signum in taken:
-            signal.signal(signum, previous[signum])
         old_ctrl_c = previous[signal.SIGINT]
         if fired and callable(old_ctrl_c) and old_ctrl_c is not signal.default_int_handler:
             with contextlib.suppress(KeyboardInterrupt):  # one is under way already
@@ -126,11 +131,8 @@ def ctrl_c_once() -> Iterator[None]:
         if len(received) == 1:
             raise KeyboardInterrupt
 
-    signal.signal(signal.SIGINT, first_only)
-    try:
+    with _handling([signal.SIGINT], first_only):
         yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 @contextlib.contextmanager
@@ -141,13 +143,8 @@ def stop_signals_ignored() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = [(signum, signal.signal(signum, signal.SIG_IGN))
-                for signum in (signal.SIGINT, signal.SIGTERM)]
-    try:
+    with _handling([signal.SIGINT, signal.SIGTERM], signal.SIG_IGN):
         yield
-    finally:
-        for signum, handler in previous:
-            signal.signal(signum, handler)
 
 
 def _pass_on_ctrl_c() -> None:
@@ -172,10 +169,5 @@ def _handled_by_loop(handler: Callable[[int], None]) -> Iterator[None]:
     def on_signal(signum: int, frame: FrameType | None) -> None:
         handler(signum)
 
-    for signum in handled:
-        signal.signal(signum, on_signal)
-    try:
+    with _handling(handled, on_signal):
         yield
-    finally:
-        for signum in handled:
-            signal.signal(signum, previous[signum])
