@@ -14,6 +14,10 @@ from typing import NoReturn
 
 
 def run() -> NoReturn:
+    if not callable(signal.getsignal(signal.SIGINT)):  # ignored (a background job): it stays so
+        from .cli import run as run_ignoring
+
+        run_ignoring()
     held: list[int] = []
     previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
     from .cli import run as run_command

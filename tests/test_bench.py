@@ -267,7 +267,7 @@ def test_a_limit_alone_limits_the_scenario_s_own_codes(
 ) -> None:
     assert main(["bench", "--scenario", "fast", "-s", server_url, "--runs", "1", "-l", "30",
                  "--modes", "async"]) == 0
-    assert "fast scenario: 30 codes (AA to BD)" in capsys.readouterr().out
+    assert "fast scenario: 30 codes (AA to BD), 1 run each" in capsys.readouterr().out
 
 
 def _sweep_point(latency_ms: float, rates: dict[str, float]) -> ScenarioResult:

@@ -461,3 +461,12 @@ def test_a_download_run_through_typer_leaves_the_callers_signal_handlers_alone(
     result = CliRunner().invoke(app, ["download", "BR", "-s", server_url, "-d", str(tmp_path)])
     assert result.exit_code == 0
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+
+
+def test_the_embedded_server_has_a_process_group_of_its_own() -> None:
+    """So a Ctrl-C at the terminal, sent to our group, does not reach it while it starts."""
+    server = EmbeddedServer()
+    try:
+        assert os.getpgid(server._child.pid) == server._child.pid != os.getpgrp()
+    finally:
+        server.close()

@@ -98,19 +98,44 @@ def test_parsing_download_still_imports_pydantic() -> None:
                                        "-s", "http://127.0.0.1:9/flags"])
 
 
-def test_a_ctrl_c_while_the_command_line_is_imported_is_one_line_and_exit_130() -> None:
-    code = """
+INTERRUPTED_WHILE_IMPORTING = """
 import builtins, os, signal, sys
-real_import = builtins.__import__
+if sys.argv[1] == "ignored":
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as in a background job
+real_import, target = builtins.__import__, sys.argv[2]
 def interrupting(name, *args, **kwargs):
-    if name == "cli":  # `from .cli import run` in flags_async/_console.py
+    if name == target:
         os.kill(os.getpid(), signal.SIGINT)
     return real_import(name, *args, **kwargs)
 builtins.__import__ = interrupting
-sys.argv = ["flags-async", "--version"]
+sys.argv = ["flags-async", *sys.argv[3:]]
 from flags_async._console import run
 run()
 """
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60, check=False)
+
+
+@pytest.mark.parametrize(("module", "argv"), [
+    ("cli", ["--version"]),  # `from .cli import run` in flags_async/_console.py
+    ("pydantic", ["download", "BR", "-s", "http://127.0.0.1:9/flags"]),  # typer's parse
+])
+def test_a_ctrl_c_while_the_command_line_loads_is_one_line_and_exit_130(
+    module: str, argv: list[str],
+) -> None:
+    done = subprocess.run([sys.executable, "-c", INTERRUPTED_WHILE_IMPORTING, "default",
+                           module, *argv], capture_output=True, text=True, timeout=60,
+                          check=False)
     assert (done.returncode, done.stdout, done.stderr) == (130, "", "\nInterrupted.\n")
+
+
+def test_an_ignored_ctrl_c_stays_ignored_while_the_command_line_loads() -> None:
+    done = subprocess.run([sys.executable, "-c", INTERRUPTED_WHILE_IMPORTING, "ignored",
+                           "cli", "--version"], capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "flags-async 0.1.0\n", "")
+
+
+def test_the_console_script_is_the_one_that_holds_an_early_ctrl_c() -> None:
+    from importlib.metadata import entry_points
+
+    (script,) = entry_points(group="console_scripts", name="flags-async")
+    assert script.value == "flags_async._console:run"

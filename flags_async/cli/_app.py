@@ -5,13 +5,17 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from typing import Annotated, NoReturn
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from .. import __version__
 from .._models import MAX_TIMEOUT
 from ._fast_help import HELP_OPTION
+
+if TYPE_CHECKING:
+    from ..server._embedded import EmbeddedServer
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -57,6 +61,23 @@ def seconds(value: float) -> float:
     return value
 
 
+@dataclass(slots=True)
+class Invocation:
+    """What `main` hands each command as click's `obj`."""
+
+    args: list[str] | None  # the command line as typed, for the resume hint; None: unknown
+    early_server: EmbeddedServer | None = None  # see _early_server
+    said_interrupted: bool = False
+
+
+def say_interrupted(ctx: typer.Context, message: str = "Interrupted.") -> None:
+    """Tell the user on stderr that Ctrl-C or SIGTERM stopped the command (which then exits
+    130); `main` says "Interrupted." for a command stopped before it could say anything."""
+    typer.echo(f"\n{message}", err=True)
+    if isinstance(ctx.obj, Invocation):
+        ctx.obj.said_interrupted = True
+
+
 def fail(message: str, code: int = EXIT_ERRORS) -> NoReturn:
     """One line on stderr, then exit."""
     typer.echo(f"flags-async: error: {message}", err=True)
@@ -67,14 +88,18 @@ def main(argv: list[str] | None = None) -> int:
     """Console entry point: usage errors become one line on stderr and exit 2. SIGTERM stops a
     command as Ctrl-C does, and only the first Ctrl-C counts (see `_signals.ctrl_c_once`)."""
     from .._signals import ctrl_c_once, sigterm_as_ctrl_c
-    from ._early_server import Invocation, early_server
+    from ._early_server import early_server
 
-    command = typer.main.get_command(app)
     args = sys.argv[1:] if argv is None else argv
+    invocation = Invocation(args)
     try:
         with ctrl_c_once(), sigterm_as_ctrl_c(), early_server(args) as server:
+            invocation.early_server = server
+            command = typer.main.get_command(app)
             code = command.main(args=args, prog_name="flags-async", standalone_mode=False,
-                                obj=Invocation(args, server))
+                                obj=invocation)
+        if code == EXIT_INTERRUPTED and not invocation.said_interrupted:
+            typer.echo("\nInterrupted.", err=True)  # typer's answer to a Ctrl-C while parsing
     except typer.TyperException as exc:  # click's usage errors derive from it
         ctx = getattr(exc, "ctx", None)  # usage errors carry the command they belong to
         where = ctx.command_path if ctx is not None else "flags-async"

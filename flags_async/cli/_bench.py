@@ -12,7 +12,7 @@ import typer
 from .._codes import CodeError, select_codes
 from .._models import DEFAULT_RETRIES, DEFAULT_TIMEOUT, ServerError
 from ..client._server_url import check_reachable, resolve_server
-from ._app import EXIT_INTERRUPTED, app, fail, seconds
+from ._app import EXIT_INTERRUPTED, app, fail, say_interrupted, seconds
 from ._report import process_seconds
 
 
@@ -39,6 +39,7 @@ DEFAULT_EXAMPLES = {"milliseconds": "0,2,10,50", "request counts": "1,10,100,100
 
 @app.command()
 def bench(
+    ctx: typer.Context,
     codes: Annotated[list[str] | None, typer.Argument(
         metavar="CC", show_default=False,
         help="Codes as for download. Default: per scenario (fast: all 676, slow ones: 194).",
@@ -154,7 +155,7 @@ def bench(
     except ServerError as exc:
         fail(str(exc))
     except (KeyboardInterrupt, Interrupted):  # between runs, or in one
-        typer.echo("\nInterrupted.", err=True)
+        say_interrupted(ctx)
         raise typer.Exit(EXIT_INTERRUPTED) from None
     if json_out:
         typer.echo(json.dumps({"scenarios": [r.as_dict() for r in results],

@@ -34,7 +34,16 @@ from ..client._server_url import (
     proxy_for,
     resolve_server,
 )
-from ._app import EXIT_ERRORS, EXIT_INTERRUPTED, EXIT_OK, app, fail, seconds
+from ._app import (
+    EXIT_ERRORS,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    Invocation,
+    app,
+    fail,
+    say_interrupted,
+    seconds,
+)
 from ._report import (
     counts_report,
     final_report,
@@ -121,7 +130,6 @@ def download(
     from .._signals import stop_signals_ignored
     from ..client._limits import fit_fd_limit
     from ..server._embedded import given_or_started
-    from ._early_server import Invocation
 
     try:
         cc_list = select_codes(codes or [], all_cc=all_cc, every=every, limit=limit)
@@ -182,10 +190,10 @@ def download(
         fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
     except Interrupted as stop:
         report = stop.report
-        typer.echo("\nInterrupted.", err=True)
+        say_interrupted(ctx)
     except KeyboardInterrupt:  # before the download started, or while the server stops
         if report is None:
-            typer.echo("\nInterrupted.", err=True)
+            say_interrupted(ctx)
             raise typer.Exit(EXIT_INTERRUPTED) from None
         # Else the run was over: its report is whole.
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from .._models import ServerError
 from ..server._embedded import EmbeddedServer
@@ -21,14 +20,8 @@ from ..server._embedded import EmbeddedServer
 _NO_EMBEDDED = ("--server", "--help")
 #: Their short forms, which may come bundled with others (`-qs URL`).
 _NO_EMBEDDED_SHORT = set("sh")
-
-
-@dataclass(frozen=True, slots=True)
-class Invocation:
-    """What `main` hands each command as click's `obj`."""
-
-    args: list[str] | None  # the command line as typed, for `resume_hint`; None: unknown
-    early_server: EmbeddedServer | None = None
+#: Short options of `download` that take a value.
+_TAKE_A_VALUE = set("dlm")
 
 
 @contextlib.contextmanager
@@ -51,4 +44,11 @@ def early_server(args: list[str]) -> Iterator[EmbeddedServer | None]:
 def _says_no_embedded(arg: str) -> bool:
     if arg.startswith("--"):
         return arg.startswith(_NO_EMBEDDED)
-    return arg.startswith("-") and not _NO_EMBEDDED_SHORT.isdisjoint(arg[1:])
+    if not arg.startswith("-"):
+        return False
+    for letter in arg[1:]:  # bundled short options: -qs URL, -vd DIR
+        if letter in _NO_EMBEDDED_SHORT:
+            return True
+        if letter in _TAKE_A_VALUE:  # the rest of the argument is its value
+            return False
+    return False

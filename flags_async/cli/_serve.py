@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ._app import EXIT_INTERRUPTED, app, fail
+from ._app import EXIT_INTERRUPTED, app, fail, say_interrupted
 
 
 class PresetName(StrEnum):
@@ -24,6 +24,7 @@ class PresetName(StrEnum):
 
 @app.command()
 def serve(
+    ctx: typer.Context,
     preset: Annotated[PresetName, typer.Option(
         "--preset", case_sensitive=False,
         help="local: fast, port 8000. delay: 0.5-5 s per response, port 8001. "
@@ -131,5 +132,5 @@ def serve(
 
     stopped_by = asyncio.run(serve_until_stopped(make_app(faults), sock, announce, tls=tls))
     if stopped_by is not None:  # Ctrl-C or SIGTERM: interrupted, as the exit codes say
-        typer.echo("\nStopped.", err=True)
+        say_interrupted(ctx, "Stopped.")
         raise typer.Exit(EXIT_INTERRUPTED)

@@ -18,8 +18,8 @@ import time
 from functools import cache
 from pathlib import Path
 
-#: Seconds after which a `.part` file is taken for one left by a server killed mid-write (a
-#: live server renames its own within milliseconds).
+#: Seconds after which a `.part` file is taken for one left by a server killed mid-write, not
+#: one another server is writing now.
 STALE_PART_S = 60.0
 
 

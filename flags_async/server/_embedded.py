@@ -66,7 +66,11 @@ class EmbeddedServer:
         except subprocess.TimeoutExpired:
             self._child.kill()
             self._child.wait()
-        self._child.stdout.close()
+        except BaseException:  # interrupted while waiting: do not leave the child behind
+            self._child.kill()
+            raise
+        finally:
+            self._child.stdout.close()
 
 
 class GivenServer:
