@@ -14,15 +14,14 @@ from typing import NoReturn
 
 
 def run() -> NoReturn:
-    if not callable(signal.getsignal(signal.SIGINT)):  # ignored (a background job): it stays so
-        from .cli import run as run_ignoring
-
-        run_ignoring()
     held: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    previous = signal.getsignal(signal.SIGINT)
+    if callable(previous):  # else ignored (a background job), and it stays so
+        signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
     from .cli import run as run_command
 
-    signal.signal(signal.SIGINT, previous)
+    if callable(previous):
+        signal.signal(signal.SIGINT, previous)
     if held:
         print("\nInterrupted.", file=sys.stderr, flush=True)
         os._exit(130)

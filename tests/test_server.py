@@ -177,6 +177,6 @@ def test_it_holds_1000_concurrent_slow_requests(make_server: MakeServer) -> None
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
-def test_faults_reach_the_embedded_servers_process_unchanged(preset: str) -> None:
+def test_faults_survive_their_trip_to_the_child_process_as_json(preset: str) -> None:
     faults = PRESETS[preset].faults
     assert Faults.from_json(faults.to_json()) == faults
