@@ -8,6 +8,8 @@ import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -341,10 +343,17 @@ def test_python_m_runs_the_default_embedded_server(tmp_path: Path) -> None:
     assert [p.name for p in gif_files(tmp_path)] == ["bd.gif", "br.gif", "cd.gif"]
 
 
+def console_main(args: list[str]) -> int:
+    """`main` as the console script runs it: after `early_server` (see `flags_async._console`)."""
+    from flags_async._early_server import early_server
+
+    return main(args, early_server(args))
+
+
 @pytest.fixture
 def started_servers(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, EmbeddedServer]]:
     """Every embedded server a command starts: "early" (before parsing) or "late"."""
-    from flags_async.cli import _early_server
+    from flags_async import _early_server
     from flags_async.server import _embedded
 
     started: list[tuple[str, EmbeddedServer]] = []
@@ -362,6 +371,39 @@ def started_servers(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Embedded
     return started
 
 
+CONSOLE_SCRIPT_RECORDING_SERVERS = """
+import os, sys
+from flags_async.server import _embedded
+started = []
+class Recorded(_embedded.EmbeddedServer):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        started.append("typer" in sys.modules)  # was the command line loaded yet?
+_embedded.EmbeddedServer = Recorded
+real_exit = os._exit
+def exit_saying(code):
+    print("servers started, each with typer loaded or not:", started, file=sys.stderr,
+          flush=True)
+    real_exit(code)
+os._exit = exit_saying
+sys.argv = ["flags-async", *sys.argv[1:]]
+from flags_async._console import run
+run()
+"""
+
+
+def test_the_console_script_starts_the_server_before_loading_the_command_line(
+    tmp_path: Path,
+) -> None:
+    done = subprocess.run([sys.executable, "-c", CONSOLE_SCRIPT_RECORDING_SERVERS, "download",
+                           "BR", "-q", "-d", str(tmp_path)], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines()[-1] == (
+        "servers started, each with typer loaded or not: [False]")
+    assert [p.name for p in gif_files(tmp_path)] == ["br.gif"]
+
+
 def all_exited(started: list[tuple[str, EmbeddedServer]]) -> bool:
     return all(server._child.poll() is not None for _, server in started)
 
@@ -369,7 +411,7 @@ def all_exited(started: list[tuple[str, EmbeddedServer]]) -> bool:
 def test_download_uses_the_server_it_started_before_parsing(
     started_servers: list[tuple[str, EmbeddedServer]], tmp_path: Path,
 ) -> None:
-    assert main(["download", "BR", "-q", "-d", str(tmp_path)]) == 0
+    assert console_main(["download", "BR", "-q", "-d", str(tmp_path)]) == 0
     assert [p.name for p in gif_files(tmp_path)] == ["br.gif"]
     assert [when for when, _ in started_servers] == ["early"]
     assert all_exited(started_servers)
@@ -380,7 +422,7 @@ def test_download_uses_the_server_it_started_before_parsing(
 def test_an_early_server_the_command_does_not_use_is_stopped(
     started_servers: list[tuple[str, EmbeddedServer]], tmp_path: Path, args: list[str],
 ) -> None:
-    assert main(["download", "-d", str(tmp_path), *args]) == 2
+    assert console_main(["download", "-d", str(tmp_path), *args]) == 2
     assert [when for when, _ in started_servers] == ["early"]
     (_, server), = started_servers
     assert server._child.returncode == -signal.SIGKILL  # not waited for until it serves
@@ -394,14 +436,14 @@ def test_download_from_a_given_server_starts_no_server(
     server_option: list[str],
 ) -> None:
     option = [part.format(url=server_url) for part in server_option]
-    assert main(["download", "BR", "-q", "-d", str(tmp_path), *option]) == 0
+    assert console_main(["download", "BR", "-q", "-d", str(tmp_path), *option]) == 0
     assert started_servers == []
 
 
 @pytest.mark.parametrize("args", [["download", "--help"], ["download", "-h"], ["serve", "-h"]])
 def test_help_starts_no_server(started_servers: list[tuple[str, EmbeddedServer]],
                                args: list[str]) -> None:
-    assert main(args) == 0
+    assert console_main(args) == 0
     assert started_servers == []
 
 
@@ -423,12 +465,12 @@ def test_a_server_that_cannot_be_started_is_one_line_and_exit_1(
 def test_ctrl_c_before_the_command_starts_is_exit_130_without_a_traceback(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from flags_async.cli import _early_server
+    import typer
 
     def interrupted(*args: Any, **kwargs: Any) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(_early_server, "EmbeddedServer", interrupted)
+    monkeypatch.setattr(typer.main, "get_command", interrupted)
     assert main(["download", "BR"]) == 130
     assert capsys.readouterr().err == "\nInterrupted.\n"
 

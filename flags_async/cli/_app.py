@@ -12,7 +12,6 @@ import typer
 
 from .. import __version__
 from .._models import MAX_TIMEOUT
-from ._fast_help import HELP_OPTION
 
 if TYPE_CHECKING:
     from ..server._embedded import EmbeddedServer
@@ -22,7 +21,6 @@ EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 app = typer.Typer(
     name="flags-async",
     add_completion=False,
-    add_help_option=False,  # the root's is `HELP_OPTION`: see _fast_help
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -41,7 +39,6 @@ def _root(
     version: Annotated[bool, typer.Option(
         "--version", callback=_show_version, is_eager=True, help="Print the version and exit.",
     )] = False,
-    show_help: Annotated[bool, HELP_OPTION] = False,
 ) -> None:
     """Download flag GIFs concurrently: async, threaded or sequential, from a flag server.
 
@@ -84,20 +81,24 @@ def fail(message: str, code: int = EXIT_ERRORS) -> NoReturn:
     raise typer.Exit(code)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, early_server: EmbeddedServer | None = None) -> int:
     """Console entry point: usage errors become one line on stderr and exit 2. SIGTERM stops a
-    command as Ctrl-C does, and only the first Ctrl-C counts (see `_signals.ctrl_c_once`)."""
+    command as Ctrl-C does, and only the first Ctrl-C counts (see `_signals.ctrl_c_once`).
+    `early_server`, started by the console script (see `_early_server`), is `download`'s to
+    take, and stopped when the command ends."""
     from .._signals import ctrl_c_once, sigterm_as_ctrl_c
-    from ._early_server import early_server
 
     args = sys.argv[1:] if argv is None else argv
-    invocation = Invocation(args)
+    invocation = Invocation(args, early_server)
     try:
-        with ctrl_c_once(), sigterm_as_ctrl_c(), early_server(args) as server:
-            invocation.early_server = server
-            command = typer.main.get_command(app)
-            code = command.main(args=args, prog_name="flags-async", standalone_mode=False,
-                                obj=invocation)
+        with ctrl_c_once(), sigterm_as_ctrl_c():
+            try:
+                command = typer.main.get_command(app)
+                code = command.main(args=args, prog_name="flags-async", standalone_mode=False,
+                                    obj=invocation)
+            finally:
+                if early_server is not None:  # unused, or used and stopped already
+                    early_server.close()
         if code == EXIT_INTERRUPTED and not invocation.said_interrupted:
             typer.echo("\nInterrupted.", err=True)  # typer's answer to a Ctrl-C while parsing
     except typer.TyperException as exc:  # click's usage errors derive from it
@@ -105,18 +106,18 @@ def main(argv: list[str] | None = None) -> int:
         where = ctx.command_path if ctx is not None else "flags-async"
         typer.echo(f"{where}: error: {exc.format_message()} (see '{where} --help')", err=True)
         code = getattr(exc, "exit_code", EXIT_USAGE)
-    except KeyboardInterrupt:  # before a command started, or while the early server stopped
+    except KeyboardInterrupt:  # before a command started, or while a server stopped
         typer.echo("\nInterrupted.", err=True)
         code = EXIT_INTERRUPTED
     return code if isinstance(code, int) else EXIT_OK
 
 
-def run() -> NoReturn:
+def run(early_server: EmbeddedServer | None = None) -> NoReturn:
     """The `flags-async` command: `main`, then exit with its code at once, without the
     interpreter's tear-down. The report is out and every file is closed by then; what is left
     is unloading aiohttp and friends, or a thread of an interrupted run still in a TCP
     connect or a DNS lookup, which has nothing left to save (see `client/_stop.py`)."""
-    code = main()
+    code = main(early_server=early_server)
     try:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(OSError, ValueError):  # a closed pipe, say
