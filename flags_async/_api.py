@@ -6,6 +6,7 @@ import importlib
 import time
 from typing import Protocol
 
+from ._gc_pause import collector_paused
 from ._models import Mode, OnResult, Options, Report, Result, TransportName, ignore_result
 from ._saving import prepare_dest
 
@@ -89,6 +90,8 @@ def download(
 
     t0 = time.perf_counter()
     try:
-        return report(download_many(cc_list, options, collect))
+        with collector_paused():  # see _gc_pause
+            results = download_many(cc_list, options, collect)
+        return report(results)  # its first allocation lets the collector take the run's garbage
     except KeyboardInterrupt:
         raise Interrupted(report(list(done.values()), interrupted=True)) from None
