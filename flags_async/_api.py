@@ -57,8 +57,9 @@ def download(
     """Download `cc_list` into `options.dest` and report; the public entry point.
 
     Each code is asked for once, however often it is listed. `elapsed_s` covers the download
-    phase alone: imports, the TLS trust store and the folder come first. On KeyboardInterrupt,
-    raises `Interrupted` with the codes that completed.
+    phase alone: imports, the TLS trust store and the folder come first. The cycle collector
+    pauses for the run, in the whole process (see `_gc_pause`). On KeyboardInterrupt, raises
+    `Interrupted` with the codes that completed.
     """
     from .client._http import ssl_context
 

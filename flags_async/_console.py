@@ -1,9 +1,10 @@
 """The `flags-async` console script, and `python -m flags_async`.
 
 Before it imports the command line (typer, the commands), which takes a moment, it starts the
-embedded server if the arguments ask for a download from it (see `_early_server`). A Ctrl-C
-that lands meanwhile is held until the import is done, then answered as every later Ctrl-C
-is, with one line and exit 130, not with a traceback from inside an import.
+embedded server if the arguments ask for a download from it (see `_early_server`). A Ctrl-C or
+SIGTERM that lands meanwhile is held until the import is done, then answered as every later
+one is: the server is stopped, one line is printed, and the exit code is 130, without a
+traceback from inside an import.
 """
 
 from __future__ import annotations
@@ -13,22 +14,27 @@ import signal
 import sys
 from typing import NoReturn
 
+#: What `main` answers as Ctrl-C, once it runs (see `_signals.sigterm_as_ctrl_c`).
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
 
 def run() -> NoReturn:
     held: list[int] = []
-    previous = signal.getsignal(signal.SIGINT)
-    if callable(previous):  # else ignored (a background job), and it stays so
-        signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    previous = {signum: signal.getsignal(signum) for signum in _STOP_SIGNALS}
+    previous = {signum: handler for signum, handler in previous.items()
+                if handler is not None and handler is not signal.SIG_IGN}  # ignored stays so
+    for signum in previous:
+        signal.signal(signum, lambda signum, frame: held.append(signum))
     from ._early_server import early_server
 
     server = early_server(sys.argv[1:])
     from .cli import run as run_command
 
-    if callable(previous):
-        signal.signal(signal.SIGINT, previous)
     if held:
         if server is not None:
             server.close()
         print("\nInterrupted.", file=sys.stderr, flush=True)
         os._exit(130)
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
     run_command(early_server=server)

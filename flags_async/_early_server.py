@@ -1,13 +1,13 @@
 """Speed tweak: `flags-async download` starts its embedded server before the command line loads.
 
-The embedded server's process takes about 0.2 s to listen, most of it importing aiohttp, which
-is slow to import (aio-libs/aiohttp#6901) and builds its TLS contexts while it imports
-(aio-libs/aiohttp#9029). The client takes about as long to load typer, httpx and aiohttp
-itself. Started by the console script before it imports the command line, the server starts
-while the client loads rather than after: docs/design.md has the figures. The raw arguments
-only allow a guess: `download` takes this server only if, once parsed, it asks for the
-embedded one, and the command line stops an unused one when the command ends. A wrong guess
-costs speed, never correctness.
+Two start-ups stand between a first `download` and its first request: the embedded server's
+process, most of it importing aiohttp (slow to import, aio-libs/aiohttp#6901, and loading the
+CA certificates into TLS contexts as it imports, since aio-libs/aiohttp#9029), and the client's
+own, typer, httpx and aiohttp. Started by the console script before it imports the command
+line, the server starts while the client loads rather than after (docs/design.md has the
+figures). The raw arguments only allow a guess: `download` takes this server only if, once
+parsed, it asks for the embedded one, and the command line stops an unused one when the
+command ends. A wrong guess costs speed, never correctness.
 """
 
 from __future__ import annotations

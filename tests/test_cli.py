@@ -475,6 +475,34 @@ def test_ctrl_c_before_the_command_starts_is_exit_130_without_a_traceback(
     assert capsys.readouterr().err == "\nInterrupted.\n"
 
 
+def test_an_early_server_is_stopped_when_ctrl_c_stops_the_command_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    import typer
+
+    def interrupted(*args: Any, **kwargs: Any) -> None:
+        raise KeyboardInterrupt
+
+    server = EmbeddedServer()
+    monkeypatch.setattr(typer.main, "get_command", interrupted)
+    assert main(["download", "BR"], early_server=server) == 130
+    assert server._child.poll() is not None
+    assert capsys.readouterr().err == "\nInterrupted.\n"
+
+
+def test_a_server_whose_parent_is_gone_before_it_listens_exits_quietly() -> None:
+    """The parent killed while it loaded (SIGKILL, say): no traceback from the child."""
+    child = subprocess.Popen([sys.executable, "-m", "flags_async.server._child", "{}"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    assert child.stdout is not None and child.stderr is not None
+    child.stdout.close()  # nobody will read where it listens
+    err = child.stderr.read()
+    assert (child.wait(timeout=30), err) == (0, "")
+    assert child.stdin is not None
+    child.stdin.close()
+
+
 def test_no_resume_hint_when_the_command_line_is_unknown(
     make_server: MakeServer, tmp_path: Path,
 ) -> None:

@@ -6,6 +6,7 @@ cause instead: which modules a given command loads.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -99,9 +100,10 @@ import builtins, os, signal, sys
 if sys.argv[1] == "ignored":
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # as in a background job
 real_import, target = builtins.__import__, sys.argv[2]
+stop = getattr(signal, os.environ.get("STOP_SIGNAL", "SIGINT"))
 def interrupting(name, *args, **kwargs):
     if name == target:
-        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), stop)
     return real_import(name, *args, **kwargs)
 builtins.__import__ = interrupting
 sys.argv = ["flags-async", *sys.argv[3:]]
@@ -113,6 +115,7 @@ run()
 @pytest.mark.parametrize(("module", "argv"), [
     ("cli", ["--version"]),  # `from .cli import run` in flags_async/_console.py
     ("server._embedded", ["download", "BR"]),  # while _early_server starts the server
+    ("_signals", ["download", "BR"]),  # the command line's own signal handling, loading
     ("client._limits", ["download", "BR", "-s", "http://127.0.0.1:9/flags"]),  # the command's
 ])
 def test_a_ctrl_c_while_the_command_line_loads_is_one_line_and_exit_130(
@@ -121,6 +124,14 @@ def test_a_ctrl_c_while_the_command_line_loads_is_one_line_and_exit_130(
     done = subprocess.run([sys.executable, "-c", INTERRUPTED_WHILE_IMPORTING, "default",
                            module, *argv], capture_output=True, text=True, timeout=60,
                           check=False)
+    assert (done.returncode, done.stdout, done.stderr) == (130, "", "\nInterrupted.\n")
+
+
+def test_a_sigterm_while_the_command_line_loads_is_answered_as_ctrl_c() -> None:
+    done = subprocess.run([sys.executable, "-c", INTERRUPTED_WHILE_IMPORTING, "default",
+                           "server._embedded", "download", "BR"], capture_output=True,
+                          text=True, timeout=60, check=False,
+                          env={**os.environ, "STOP_SIGNAL": "SIGTERM"})
     assert (done.returncode, done.stdout, done.stderr) == (130, "", "\nInterrupted.\n")
 
 

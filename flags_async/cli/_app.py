@@ -12,6 +12,7 @@ import typer
 
 from .. import __version__
 from .._models import MAX_TIMEOUT
+from .._signals import ctrl_c_once, sigterm_as_ctrl_c
 
 if TYPE_CHECKING:
     from ..server._embedded import EmbeddedServer
@@ -86,8 +87,6 @@ def main(argv: list[str] | None = None, early_server: EmbeddedServer | None = No
     command as Ctrl-C does, and only the first Ctrl-C counts (see `_signals.ctrl_c_once`).
     `early_server`, started by the console script (see `_early_server`), is `download`'s to
     take, and stopped when the command ends."""
-    from .._signals import ctrl_c_once, sigterm_as_ctrl_c
-
     args = sys.argv[1:] if argv is None else argv
     invocation = Invocation(args, early_server)
     try:
