@@ -20,9 +20,8 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 def run() -> NoReturn:
     held: list[int] = []
-    previous = {signum: signal.getsignal(signum) for signum in _STOP_SIGNALS}
-    previous = {signum: handler for signum, handler in previous.items()
-                if handler is not None and handler is not signal.SIG_IGN}  # ignored stays so
+    previous = {signum: handler for signum in _STOP_SIGNALS  # an ignored one stays so
+                if (handler := signal.getsignal(signum)) not in (None, signal.SIG_IGN)}
     for signum in previous:
         signal.signal(signum, lambda signum, frame: held.append(signum))
     from ._early_server import early_server

@@ -68,7 +68,7 @@ def test_the_embedded_servers_process_loads_no_command_line_machinery() -> None:
 
 def test_parsing_download_loads_no_pydantic() -> None:
     """Why typer is held below 0.29 (pyproject.toml): 0.29 parses every option that is not a
-    bool through pydantic, about 0.08 s of every start (docs/design.md)."""
+    bool through pydantic, a cost paid at every start (docs/design.md has it)."""
     assert "pydantic" not in loaded_after(["download", "--mode", "bogus",
                                            "-s", "http://127.0.0.1:9/flags"])
 
