@@ -8,15 +8,22 @@ nothing. How each mode stops: `interruptible` for async, `handling_ctrl_c` and
 
 from __future__ import annotations
 
+import _thread
 import asyncio
 import contextlib
 import signal
+import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from types import FrameType
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from sys import UnraisableHookArgs
 
 T = TypeVar("T")
+#: How soon a Ctrl-C that Python swallowed is raised again (see `ctrl_c_once`).
+_AGAIN_AFTER_S = 0.01
 SignalHandler = Callable[[int, FrameType | None], None]
 
 
@@ -119,7 +126,12 @@ def ctrl_c_once() -> Iterator[None]:
     """For the block (the command line's), the first Ctrl-C raises KeyboardInterrupt and later
     ones are ignored: the program is ending, and must not lose its report on the way out. (A
     terminal can deliver one Ctrl-C twice: to a wrapper, which passes it on, and to its
-    child.)"""
+    child.)
+
+    A KeyboardInterrupt raised where Python swallows exceptions (a weakref callback of the
+    import machinery, a `__del__`) never reaches the program; it is raised again, at once,
+    where it can, so that Ctrl-C is not lost and later ones are not all ignored.
+    """
     previous = signal.getsignal(signal.SIGINT)
     if not callable(previous) or threading.current_thread() is not threading.main_thread():
         yield
@@ -131,8 +143,27 @@ def ctrl_c_once() -> Iterator[None]:
         if len(received) == 1:
             raise KeyboardInterrupt
 
-    with _handling([signal.SIGINT], first_only):
-        yield
+    previous_hook = sys.unraisablehook
+    again: list[threading.Timer] = []
+
+    def deliver_again(unraisable: UnraisableHookArgs) -> None:
+        if unraisable.exc_type is KeyboardInterrupt and received:
+            received.clear()
+            # Soon, not from here: this hook runs where exceptions are swallowed too.
+            again.append(threading.Timer(_AGAIN_AFTER_S, _thread.interrupt_main))
+            again[-1].daemon = True
+            again[-1].start()
+        else:
+            previous_hook(unraisable)
+
+    sys.unraisablehook = deliver_again
+    try:
+        with _handling([signal.SIGINT], first_only):
+            yield
+    finally:
+        sys.unraisablehook = previous_hook
+        for timer in again:
+            timer.cancel()
 
 
 @contextlib.contextmanager

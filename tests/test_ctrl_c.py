@@ -335,3 +335,34 @@ def test_a_library_caller_s_own_ctrl_c_handler_is_still_called(mode: str, tmp_pa
     finally:
         signal.signal(signal.SIGINT, previous)
     assert seen == [signal.SIGINT]
+
+
+@pytest.mark.usefixtures("ctrl_c_enabled")
+def test_a_ctrl_c_that_python_swallows_is_raised_again() -> None:
+    """A Ctrl-C whose KeyboardInterrupt is raised in a weakref callback (as in the import
+    machinery's module locks), where Python swallows exceptions, is not lost: it comes back in
+    the program's own code. (A new-user trial saw a download run to its end after one.)"""
+    import weakref
+
+    from flags_async._signals import ctrl_c_once
+
+    class Thing:
+        pass
+
+    swallowed: list[str] = []
+    hook = sys.unraisablehook
+
+    def on_collected(ref: weakref.ref[Thing]) -> None:
+        swallowed.append("callback")
+        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(1000):  # the handler runs in here, and what it raises is swallowed
+            pass
+
+    with pytest.raises(KeyboardInterrupt), ctrl_c_once():
+        thing = Thing()
+        ref = weakref.ref(thing, on_collected)
+        del thing
+        for _ in range(500):
+            time.sleep(0.002)  # the Ctrl-C must be back long before this ends
+    assert swallowed == ["callback"] and ref() is None
+    assert sys.unraisablehook is hook
