@@ -128,29 +128,35 @@ def ctrl_c_once() -> Iterator[None]:
     terminal can deliver one Ctrl-C twice: to a wrapper, which passes it on, and to its
     child.)
 
-    A KeyboardInterrupt raised where Python swallows exceptions (a weakref callback of the
-    import machinery, a `__del__`) never reaches the program; it is raised again, at once,
-    where it can, so that Ctrl-C is not lost and later ones are not all ignored.
+    That KeyboardInterrupt may be raised where Python swallows exceptions (a weakref callback
+    of the import machinery, a `__del__`) and never reach the program; then it is raised again,
+    10 ms later, so that the first Ctrl-C is not lost while later ones are ignored.
     """
     previous = signal.getsignal(signal.SIGINT)
     if not callable(previous) or threading.current_thread() is not threading.main_thread():
         yield
         return
     received: list[int] = []
+    live = [True]  # the block has not ended: a Ctrl-C raised again would reach `first_only`
 
     def first_only(signum: int, frame: FrameType | None) -> None:
         received.append(signum)
         if len(received) == 1:
             raise KeyboardInterrupt
 
+    def raise_again() -> None:  # on a timer's thread; `first_only` runs in the main thread
+        if live[0]:
+            received.clear()
+            _thread.interrupt_main()
+
     previous_hook = sys.unraisablehook
     again: list[threading.Timer] = []
 
     def deliver_again(unraisable: UnraisableHookArgs) -> None:
+        # Python swallows what this hook raises too, so it raises nothing: while `received`
+        # is not empty, a Ctrl-C landing here is ignored, and the timer starts afresh.
         if unraisable.exc_type is KeyboardInterrupt and received:
-            received.clear()
-            # Soon, not from here: this hook runs where exceptions are swallowed too.
-            again.append(threading.Timer(_AGAIN_AFTER_S, _thread.interrupt_main))
+            again.append(threading.Timer(_AGAIN_AFTER_S, raise_again))
             again[-1].daemon = True
             again[-1].start()
         else:
@@ -159,11 +165,15 @@ def ctrl_c_once() -> Iterator[None]:
     sys.unraisablehook = deliver_again
     try:
         with _handling([signal.SIGINT], first_only):
-            yield
+            try:
+                yield
+            finally:
+                live[0] = False
+                for timer in again:
+                    timer.cancel()
     finally:
-        sys.unraisablehook = previous_hook
-        for timer in again:
-            timer.cancel()
+        if sys.unraisablehook is deliver_again:  # else someone replaced it meanwhile: theirs
+            sys.unraisablehook = previous_hook
 
 
 @contextlib.contextmanager

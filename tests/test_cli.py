@@ -490,17 +490,31 @@ def test_an_early_server_is_stopped_when_ctrl_c_stops_the_command_line(
     assert capsys.readouterr().err == "\nInterrupted.\n"
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_held_while_the_command_line_loaded_stops_it_and_its_server(
+    capsys: pytest.CaptureFixture[str], signum: int,
+) -> None:
+    server = EmbeddedServer()
+    assert main(["download", "BR"], early_server=server, held=[signum]) == 130
+    assert server._child.poll() is not None
+    assert capsys.readouterr() == ("", "\nInterrupted.\n")
+
+
 def test_a_server_whose_parent_is_gone_before_it_listens_exits_quietly() -> None:
     """The parent killed while it loaded (SIGKILL, say): no traceback from the child."""
     child = subprocess.Popen([sys.executable, "-m", "flags_async.server._child", "{}"],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
-    assert child.stdout is not None and child.stderr is not None
+    assert child.stdout is not None and child.stderr is not None and child.stdin is not None
     child.stdout.close()  # nobody will read where it listens
-    err = child.stderr.read()
-    assert (child.wait(timeout=30), err) == (0, "")
-    assert child.stdin is not None
-    child.stdin.close()
+    try:
+        code = child.wait(timeout=30)  # a child that went on serving fails here
+        assert (code, child.stderr.read()) == (0, "")
+    finally:
+        child.kill()
+        child.wait()
+        child.stdin.close()
+        child.stderr.close()
 
 
 def test_no_resume_hint_when_the_command_line_is_unknown(

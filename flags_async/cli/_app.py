@@ -82,16 +82,20 @@ def fail(message: str, code: int = EXIT_ERRORS) -> NoReturn:
     raise typer.Exit(code)
 
 
-def main(argv: list[str] | None = None, early_server: EmbeddedServer | None = None) -> int:
+def main(argv: list[str] | None = None, early_server: EmbeddedServer | None = None,
+         held: list[int] | None = None) -> int:
     """Console entry point: usage errors become one line on stderr and exit 2. SIGTERM stops a
     command as Ctrl-C does, and only the first Ctrl-C counts (see `_signals.ctrl_c_once`).
-    `early_server`, started by the console script (see `_early_server`), is `download`'s to
-    take, and stopped when the command ends."""
+    From the console script (`flags_async/_console.py`): `early_server` is `download`'s to
+    take, and stopped when the command ends; `held` lists the Ctrl-Cs and SIGTERMs that came
+    while the command line loaded, answered as soon as this function handles them."""
     args = sys.argv[1:] if argv is None else argv
     invocation = Invocation(args, early_server)
     try:
         with ctrl_c_once(), sigterm_as_ctrl_c():
             try:
+                if held:
+                    raise KeyboardInterrupt
                 command = typer.main.get_command(app)
                 code = command.main(args=args, prog_name="flags-async", standalone_mode=False,
                                     obj=invocation)
@@ -111,12 +115,12 @@ def main(argv: list[str] | None = None, early_server: EmbeddedServer | None = No
     return code if isinstance(code, int) else EXIT_OK
 
 
-def run(early_server: EmbeddedServer | None = None) -> NoReturn:
+def run(early_server: EmbeddedServer | None = None, held: list[int] | None = None) -> NoReturn:
     """The `flags-async` command: `main`, then exit with its code at once, without the
     interpreter's tear-down. The report is out and every file is closed by then; what is left
     is unloading aiohttp and friends, or a thread of an interrupted run still in a TCP
     connect or a DNS lookup, which has nothing left to save (see `client/_stop.py`)."""
-    code = main(early_server=early_server)
+    code = main(early_server=early_server, held=held)
     try:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(OSError, ValueError):  # a closed pipe, say

@@ -33,8 +33,10 @@ import httpx
 from .._models import Result
 
 
-class Stopped(Exception):
-    """Raised in a download that a stop cut short: it has no result to report."""
+class Stopped(KeyboardInterrupt):
+    """Raised in a download that a stop cut short: it has no result to report. A kind of
+    KeyboardInterrupt, so that it ends the run as Ctrl-C does even when the KeyboardInterrupt
+    of `on_ctrl_c` was swallowed (raised in a weakref callback, say) and never arrived."""
 
 
 class Stop:
