@@ -115,7 +115,7 @@ def download(
     cacert: Annotated[Path | None, typer.Option(
         "--cacert", metavar="PEM", show_default=False,
         help="Also trust the CA certificates in this file (a private CA); SSL_CERT_FILE "
-             "replaces the system's instead.")] = None,
+             "replaces the default bundle (certifi's) instead.")] = None,
     json_out: Annotated[bool, typer.Option(
         "--json", help="Print one JSON object with every result, and nothing else, on stdout.",
     )] = False,
