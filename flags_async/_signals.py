@@ -137,7 +137,7 @@ def ctrl_c_once() -> Iterator[None]:
         yield
         return
     received: list[int] = []
-    live = [True]  # the block has not ended: a Ctrl-C raised again would reach `first_only`
+    live = True  # the block has not ended: a Ctrl-C raised again would reach `first_only`
 
     def first_only(signum: int, frame: FrameType | None) -> None:
         received.append(signum)
@@ -145,7 +145,7 @@ def ctrl_c_once() -> Iterator[None]:
             raise KeyboardInterrupt
 
     def raise_again() -> None:  # on a timer's thread; `first_only` runs in the main thread
-        if live[0]:
+        if live:
             received.clear()
             _thread.interrupt_main()
 
@@ -156,9 +156,10 @@ def ctrl_c_once() -> Iterator[None]:
         # Python swallows what this hook raises too, so it raises nothing: while `received`
         # is not empty, a Ctrl-C landing here is ignored, and the timer starts afresh.
         if unraisable.exc_type is KeyboardInterrupt and received:
-            again.append(threading.Timer(_AGAIN_AFTER_S, raise_again))
-            again[-1].daemon = True
-            again[-1].start()
+            timer = threading.Timer(_AGAIN_AFTER_S, raise_again)
+            timer.daemon = True
+            timer.start()
+            again.append(timer)
         else:
             previous_hook(unraisable)
 
@@ -168,7 +169,7 @@ def ctrl_c_once() -> Iterator[None]:
             try:
                 yield
             finally:
-                live[0] = False
+                live = False
                 for timer in again:
                     timer.cancel()
     finally:
