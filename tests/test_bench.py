@@ -18,6 +18,7 @@ from flags_async.bench._runner import (
     ScenarioResult,
     Summary,
     bench_scenario,
+    format_sweep,
     format_table,
     sample,
     summarize,
@@ -290,3 +291,23 @@ def test_the_sweep_chart_marks_where_async_stays_ahead_not_where_it_first_is() -
     assert notes == ["async pulls ahead:\n2x every other mode\nfrom 5 ms on"]
     sweep[-1] = _sweep_point(10, level)  # behind again at the end: it never stays ahead
     assert [t for ax in latency_chart(sweep).axes for t in ax.texts] == []
+
+
+@pytest.mark.parametrize(("modes", "columns"), [
+    (("sequential", "threads", "async"), ["async/seq", "async/threads"]),
+    (("threads", "async"), ["async/threads"]),
+    (("sequential", "async"), ["async/seq"]),
+    (("sequential", "threads"), []),
+    (("sequential",), []),
+])
+def test_the_sweep_table_has_a_ratio_column_only_where_both_modes_ran(
+        modes: tuple[str, ...], columns: list[str]) -> None:
+    rates = {"sequential": 100.0, "threads": 400.0, "async": 1000.0}
+    table = format_sweep([_sweep_point(ms, {m: rates[m] for m in modes}) for ms in (0, 20)])
+    heading, *rows = table.splitlines()[1:]
+    assert heading.split() == ["scenario", "max-req", *modes, *columns]
+    assert len(rows) == 2  # one per latency, sequential alone included
+    ratio = {"async/seq": "10.0x", "async/threads": "2.5x"}
+    for row in rows:
+        cells = row.split()
+        assert cells[len(cells) - len(columns):] == [ratio[c] for c in columns]

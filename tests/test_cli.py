@@ -89,6 +89,21 @@ def test_usage_errors_exit_2_with_one_line(
     assert message in lines[0] and "error:" in lines[0]
 
 
+@pytest.mark.parametrize(("args", "where"), [
+    (["download", "-s"], "flags-async download"),  # click gives this error no command
+    (["bench", "--runs"], "flags-async bench"),
+    (["download", "--bogus"], "flags-async download"),
+    (["--version=3"], "flags-async"),
+])
+def test_a_usage_error_names_its_command(
+    args: list[str], where: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(args) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith(f"{where}: error: ")
+    assert error.endswith(f"(see '{where} --help')")
+
+
 def test_labels_are_case_insensitive_and_urls_accepted() -> None:
     assert resolve_server("local") == ("LOCAL", "http://localhost:8000/flags")
     assert resolve_server("Embedded") == ("EMBEDDED", None)

@@ -234,18 +234,22 @@ def format_sweep(results: list[ScenarioResult]) -> str:
     """Requests per second of each variant across a sweep: one row per scenario and max-req,
     with async's ratio to sequential and to threads in the same row."""
     variants = list(dict.fromkeys(s.variant for r in results for s in r.summary))
+    # A ratio column only where both of its modes ran.
+    others = [v for v in ("sequential", "threads") if "async" in variants and v in variants]
+    headings = {"sequential": "async/seq", "threads": "async/threads"}
     lines = ["requests per second (medians)",
              f"{'scenario':<16}{'max-req':>8}" + "".join(f"{v:>13}" for v in variants)
-             + f"{'async/seq':>11}{'async/threads':>15}"]
+             + "".join(f"{headings[v]:>15}" for v in others)]
     for result in results:
         rates = {(s.variant, s.max_req): s.requests_per_s for s in result.summary}
         sequential = next((rate for (v, _), rate in rates.items() if v == "sequential"), None)
-        for max_req in sorted({m for v, m in rates if v != "sequential"}):
+        concurrent = {m for v, m in rates if v != "sequential"}
+        for max_req in sorted(concurrent or {m for _, m in rates}):  # or sequential alone
             row = {v: rates.get((v, max_req)) for v in variants}
             row["sequential"] = sequential
             cells = "".join(f"{row[v]:>13.0f}" if row[v] else f"{'':>13}" for v in variants)
-            lines.append(f"{result.scenario:<16}{max_req:>8}{cells}"
-                         f"{_ratio(row, 'sequential'):>11}{_ratio(row, 'threads'):>15}")
+            ratios = "".join(f"{_ratio(row, v):>15}" for v in others)
+            lines.append(f"{result.scenario:<16}{max_req:>8}{cells}{ratios}")
     return "\n".join(lines)
 
 

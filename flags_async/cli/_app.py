@@ -44,7 +44,8 @@ def _root(
     """Download flag GIFs concurrently: async, threaded or sequential, from a flag server.
 
     Exit codes: 0 every code ok or not found; 1 some code ended in error, or the server or
-    folder could not be used; 2 usage error; 130 interrupted.
+    folder could not be used, or the output's reader went away (| head); 2 usage error;
+    130 interrupted.
     """
     if ctx.invoked_subcommand is None:  # plain `flags-async`: the help, as a usage error
         typer.echo(ctx.get_help(), err=True)
@@ -106,13 +107,22 @@ def main(argv: list[str] | None = None, early_server: EmbeddedServer | None = No
             typer.echo("\nInterrupted.", err=True)  # typer's answer to a Ctrl-C while parsing
     except typer.TyperException as exc:  # click's usage errors derive from it
         ctx = getattr(exc, "ctx", None)  # usage errors carry the command they belong to
-        where = ctx.command_path if ctx is not None else "flags-async"
+        where = ctx.command_path if ctx is not None else _command_path(args)
         typer.echo(f"{where}: error: {exc.format_message()} (see '{where} --help')", err=True)
         code = getattr(exc, "exit_code", EXIT_USAGE)
     except KeyboardInterrupt:  # before a command started, or while a server stopped
         typer.echo("\nInterrupted.", err=True)
         code = EXIT_INTERRUPTED
     return code if isinstance(code, int) else EXIT_OK
+
+
+def _command_path(args: list[str]) -> str:
+    """The command a usage error without its context belongs to: click raises "Option '-s'
+    requires an argument" without one. The root takes no arguments, so a first word that is
+    not an option names the subcommand."""
+    if args and not args[0].startswith("-"):
+        return f"flags-async {args[0]}"
+    return "flags-async"
 
 
 def run(early_server: EmbeddedServer | None = None, held: list[int] | None = None) -> NoReturn:

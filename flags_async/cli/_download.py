@@ -184,6 +184,8 @@ def download(
                 report = run_download(cc_list, options, mode, on_result)
     except ServerError as exc:
         fail(str(exc))
+    except BrokenPipeError:  # our output's reader has gone (`| head`): typer exits 1, silently
+        raise
     except FileExistsError as exc:  # all that mkdir(exist_ok=True) says when `-d` is a file
         fail(f"not a folder: {exc.filename}")
     except OSError as exc:

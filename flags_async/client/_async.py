@@ -144,6 +144,10 @@ async def supervisor(cc_list: list[str], options: Options, on_result: OnResult) 
                                                     breaker)) for cc in cc_list]
             for next_done in asyncio.as_completed(to_do):
                 report(await next_done)
+    except BaseExceptionGroup as errors:
+        # Downloads return their failures as results, so what fails here is `on_result` (its
+        # pipe closed, say) or a bug: raise it as itself, as the other modes do.
+        raise errors.exceptions[0] from None
     finally:
         # After Ctrl-C: downloads cancelled while saving saved anyway (see `save`); count them.
         reported = {result.cc for result in results}
