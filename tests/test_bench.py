@@ -20,6 +20,7 @@ from flags_async.bench._runner import (
     bench_scenario,
     format_sweep,
     format_table,
+    rate,
     sample,
     summarize,
     with_speedups,
@@ -147,14 +148,51 @@ def test_a_latency_sweep_starts_a_server_per_latency_and_measures_every_mode(
 @pytest.mark.parametrize(("args", "why"), [
     (["--latency", "fast"], "give milliseconds"),
     (["--latency", "-5"], "give milliseconds"),
-    (["--max-req", "0,10"], "give request counts"),
+    (["--max-req", "0,10"], "Invalid value for '-m' / '--max-req': '0,10': give request counts"),
+    (["--max-req", "1,,10"], "Invalid value for '-m' / '--max-req': '1,,10'"),  # a typo
+    (["--latency", "0,"], "Invalid value for '--latency': '0,': give milliseconds"),
     (["--latency", "10", "--scenario", "fast"], "not both"),
+    (["--modes", ""], "give at least one of sequential, threads, async"),
+    (["--modes", "async,fibers"], "unknown mode fibers: use sequential"),
 ])
 def test_bad_sweeps_are_usage_errors(
     args: list[str], why: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["bench", *args]) == 2
     assert why in capsys.readouterr().err
+
+
+def test_a_concurrency_sweep_runs_at_0_and_20_ms_unless_told(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["bench", "--max-req", "1,2", "--runs", "1", "-l", "3", "--modes", "async",
+                 "--json"]) == 0
+    scenarios = json.loads(capsys.readouterr().out)["scenarios"]
+    assert [s["latency_ms"] for s in scenarios] == [0, 20]
+    assert [[r["max_req"] for r in s["runs"]] for s in scenarios] == [[1, 2], [1, 2]]
+
+
+@pytest.mark.parametrize(("requests_per_s", "shown"), [
+    (1973.4, "1973"), (10.0, "10"), (9.96, "10"), (5.25, "5.2"), (0.368, "0.37"), (0.0, "0"),
+])
+def test_a_slow_rate_keeps_two_figures(requests_per_s: float, shown: str) -> None:
+    assert rate(requests_per_s) == shown
+
+
+def test_a_sampled_run_s_chart_says_up_to_how_many_requests() -> None:
+    pytest.importorskip("matplotlib")
+    from flags_async.bench._chart import concurrency_chart
+
+    codes = [f"A{letter}" for letter in "ABCDEFGHIJ"]
+    result = ScenarioResult("latency 50 ms", "http://x", codes, 50)
+    result.summary = with_speedups([
+        Summary("sequential", 1, 5, 0.3, 0.3, 0.3, 16.7, 5, 0, 0),
+        Summary("async", 10, 10, 0.06, 0.06, 0.06, 167.0, 10, 0, 0)])
+    (axes,) = concurrency_chart([result]).axes[:1]
+    assert "up to 10 requests per run" in axes.get_title()
+    result.summary[0] = Summary("sequential", 1, 10, 0.6, 0.6, 0.6, 16.7, 10, 0, 0)
+    (axes,) = concurrency_chart([result]).axes[:1]
+    assert "\n10 requests per run" in axes.get_title()
 
 
 def assert_image(path: Path) -> None:

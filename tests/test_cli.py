@@ -76,6 +76,7 @@ def test_help_exits_0(args: list[str], capsys: pytest.CaptureFixture[str]) -> No
         (["serve", "--error-rate", "2"], "--error-rate"),
         (["serve", "--port", "70000"], "--port"),
         (["serve", "--preset", "wild"], "--preset"),
+        (["serve", "--export", ""], "give a folder"),
     ],
 )
 def test_usage_errors_exit_2_with_one_line(
@@ -87,6 +88,7 @@ def test_usage_errors_exit_2_with_one_line(
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1, captured.err
     assert message in lines[0] and "error:" in lines[0]
+    assert ". (see" not in lines[0]  # one stop, after the hint
 
 
 @pytest.mark.parametrize(("args", "where"), [

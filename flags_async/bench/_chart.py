@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .._saving import write_atomically
-from ._runner import ScenarioResult, Summary
+from ._runner import ScenarioResult, Summary, rate
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -76,7 +76,9 @@ def _series(results: list[ScenarioResult]) -> dict[str, list[tuple[ScenarioResul
 
 def _subtitle(results: list[ScenarioResult]) -> str:
     codes = len(results[0].codes)
-    return f"{codes} requests per run, bundled server on loopback; median of runs"
+    sampled = any(s.requested < len(r.codes) for r in results for s in r.summary)
+    return (f"{'up to ' if sampled else ''}{codes} requests per run, bundled server on "
+            f"loopback; median of runs")
 
 
 def latency_chart(results: list[ScenarioResult]) -> Figure:
@@ -142,9 +144,10 @@ def concurrency_chart(results: list[ScenarioResult]) -> Figure:
     from matplotlib.ticker import FuncFormatter
 
     fig, ax = plt.subplots(figsize=(9, 5.5), dpi=110)
-    styles = ["-", "--", ":", "-."]  # one per scenario; colours tell the modes apart
+    # Colours tell the modes apart, a line style and a marker the scenarios (seven differ).
+    styles, markers = ["-", "--", ":", "-."], ["o", "s", "^", "D", "v", "P", "X"]
     for n, result in enumerate(results):
-        style = styles[n % len(styles)]
+        style, marker = styles[n % len(styles)], markers[n % len(markers)]
         for s in result.summary:
             if s.variant == "sequential":  # one request in flight: a level to compare with
                 ax.axhline(s.requests_per_s, color=COLOURS["sequential"], linestyle=style,
@@ -153,7 +156,7 @@ def concurrency_chart(results: list[ScenarioResult]) -> Figure:
             points = sorted((s.max_req, s.requests_per_s) for s in result.summary
                             if s.variant == variant and variant != "sequential")
             if points:
-                ax.plot(*zip(*points, strict=True), marker="o", color=COLOURS[variant],
+                ax.plot(*zip(*points, strict=True), marker=marker, color=COLOURS[variant],
                         linestyle=style, label=f"{variant} ({result.scenario})")
     ticks = sorted({m for r in results for m in _max_reqs(r)})
     ax.set_xscale("log")
@@ -185,7 +188,7 @@ def bar_chart(results: list[ScenarioResult]) -> Figure:
                 ax.bar(x, s.requests_per_s, width * 0.92, color=COLOURS[variant],
                        label=variant if g == 0 else None,
                        yerr=[[s.requests_per_s - slow], [fast - s.requests_per_s]], capsize=3)
-                note = f"{s.requests_per_s:.0f}" + (f"\n{s.errors} errors" if s.errors else "")
+                note = rate(s.requests_per_s) + (f"\n{s.errors} errors" if s.errors else "")
                 ax.annotate(note, (x, fast), ha="center", va="bottom", fontsize=7,
                             xytext=(0, 2), textcoords="offset points",
                             color="#b00020" if s.errors else "black")

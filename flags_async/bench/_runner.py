@@ -82,6 +82,8 @@ def latency_scenario(ms: float) -> Scenario:
 
 #: `make bench`'s sweep: from loopback (CPU-bound) to a distant server (waiting-bound).
 DEFAULT_LATENCIES = (0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0)
+#: A concurrency sweep's: the fast server (CPU-bound) and a 20 ms network (waiting-bound).
+CONCURRENCY_LATENCIES = (0.0, 20.0)
 
 SCENARIOS = {
     s.name: s
@@ -220,13 +222,14 @@ def format_table(result: ScenarioResult) -> str:
         speedup = "" if s.speedup is None else f"{s.speedup:.2f}x"
         lines.append(
             f"{s.variant:<12} {s.max_req:>7} {s.requested:>5} {s.median_s:>9.3f} "
-            f"{s.min_s:>8.3f} {s.max_s:>8.3f} {s.requests_per_s:>8.0f} {s.ok:>5} "
+            f"{s.min_s:>8.3f} {s.max_s:>8.3f} {rate(s.requests_per_s):>8} {s.ok:>5} "
             f"{s.not_found:>5} {s.errors:>6} {speedup:>8}")
     for s in result.summary:
         if s.requested < len(result.codes):
             lines.append(f"{s.variant} -m {s.max_req} ran over {s.requested} of the "
                          f"{len(result.codes)} codes, evenly spread, to take about "
-                         f"{SEQUENTIAL_BUDGET_S:g} s; 'vs seq' compares requests per second")
+                         f"{SEQUENTIAL_BUDGET_S:g} s (or {MIN_SEQUENTIAL_CODES} codes at "
+                         f"least); 'vs seq' compares requests per second")
     return "\n".join(lines)
 
 
@@ -247,10 +250,15 @@ def format_sweep(results: list[ScenarioResult]) -> str:
         for max_req in sorted(concurrent or {m for _, m in rates}):  # or sequential alone
             row = {v: rates.get((v, max_req)) for v in variants}
             row["sequential"] = sequential
-            cells = "".join(f"{row[v]:>13.0f}" if row[v] else f"{'':>13}" for v in variants)
+            cells = "".join(f"{rate(r) if (r := row[v]) else '':>13}" for v in variants)
             ratios = "".join(f"{_ratio(row, v):>15}" for v in others)
             lines.append(f"{result.scenario:<16}{max_req:>8}{cells}{ratios}")
     return "\n".join(lines)
+
+
+def rate(requests_per_s: float) -> str:
+    """A rate to read: whole requests per second, or two figures below 10 (0.37, not 0)."""
+    return f"{requests_per_s:.0f}" if requests_per_s >= 10 else f"{requests_per_s:.2g}"
 
 
 def _ratio(rates: dict[str, float | None], other: str) -> str:

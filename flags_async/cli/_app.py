@@ -43,9 +43,9 @@ def _root(
 ) -> None:
     """Download flag GIFs concurrently: async, threaded or sequential, from a flag server.
 
-    Exit codes: 0 every code ok or not found; 1 some code ended in error, or the server or
-    folder could not be used, or the output's reader went away (| head); 2 usage error;
-    130 interrupted.
+    Exit codes: 0 every code ok or not found; 1 some code ended in error, or every code
+    answered 404, or the server or folder could not be used, or the output's reader went away
+    (| head); 2 usage error; 130 interrupted.
     """
     if ctx.invoked_subcommand is None:  # plain `flags-async`: the help, as a usage error
         typer.echo(ctx.get_help(), err=True)
@@ -108,7 +108,8 @@ def main(argv: list[str] | None = None, early_server: EmbeddedServer | None = No
     except typer.TyperException as exc:  # click's usage errors derive from it
         ctx = getattr(exc, "ctx", None)  # usage errors carry the command they belong to
         where = ctx.command_path if ctx is not None else _command_path(args)
-        typer.echo(f"{where}: error: {exc.format_message()} (see '{where} --help')", err=True)
+        message = exc.format_message().removesuffix(".")  # one stop, after the hint
+        typer.echo(f"{where}: error: {message} (see '{where} --help')", err=True)
         code = getattr(exc, "exit_code", EXIT_USAGE)
     except KeyboardInterrupt:  # before a command started, or while a server stopped
         typer.echo("\nInterrupted.", err=True)

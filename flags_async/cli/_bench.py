@@ -23,14 +23,18 @@ class ScenarioName(StrEnum):
     ALL = "all"
 
 
-def numbers(text: str, kind: type[int] | type[float], low: float, what: str) -> list[Any]:
-    """`1,10,100` as a list of `kind`, each at least `low`; a usage error otherwise."""
+def numbers(text: str, kind: type[int] | type[float], low: float, what: str,
+            option: str) -> list[Any]:
+    """`1,10,100` as a list of `kind`, each at least `low`; a usage error naming `option`
+    otherwise (an empty item too: `1,,10` is a typo, not a list of two)."""
     try:
-        values = [kind(part) for part in text.split(",") if part.strip()]
+        values = [kind(part) for part in text.split(",")]
     except ValueError:
         values = []
     if not values or any(not low <= v < float("inf") for v in values):
-        raise typer.BadParameter(f"give {what}, comma-separated, such as {DEFAULT_EXAMPLES[what]}")
+        raise typer.BadParameter(
+            f"{text!r}: give {what} of at least {low:g}, comma-separated, such as "
+            f"{DEFAULT_EXAMPLES[what]}", param_hint=option)
     return list(dict.fromkeys(values))
 
 
@@ -41,7 +45,7 @@ DEFAULT_EXAMPLES = {"milliseconds": "0,2,10,50", "request counts": "1,10,100,100
 def bench(
     ctx: typer.Context,
     codes: Annotated[list[str] | None, typer.Argument(
-        metavar="CC", show_default=False,
+        metavar="[CC]...", show_default=False,
         help="Codes as for download. Default: per scenario (fast: all 676, slow ones: 194).",
     )] = None,
     all_cc: Annotated[bool, typer.Option("-a", "--all", help="The 194 country codes.")] = False,
@@ -56,7 +60,7 @@ def bench(
         "--latency", metavar="MS[,MS...]", show_default=False,
         help="Sweep the bundled server's latency: every response this many milliseconds "
              "late. With -s: the latency that server is known to add. Default, without "
-             "--scenario: 0,1,2,5,10,20,50.")] = None,
+             "--scenario: 0,1,2,5,10,20,50; with several -m: 0,20.")] = None,
     scenario: Annotated[ScenarioName | None, typer.Option(
         "--scenario", case_sensitive=False, show_default=False,
         help="Instead of a latency sweep: fast (no delay), delay (0.5-5 s per response), "
@@ -89,6 +93,7 @@ def bench(
     """Measure sequential, threaded and async downloading side by side."""
     from .._api import Interrupted
     from ..bench._runner import (
+        CONCURRENCY_LATENCIES,
         DEFAULT_LATENCIES,
         SCENARIOS,
         VARIANTS,
@@ -104,7 +109,8 @@ def bench(
     unknown = [m for m in chosen if m not in VARIANTS]
     if unknown or not chosen:
         raise typer.BadParameter(
-            f"unknown mode {', '.join(unknown) or '(none)'}: use {', '.join(VARIANTS)}",
+            f"unknown mode {', '.join(unknown)}: use {', '.join(VARIANTS)}" if unknown
+            else f"give at least one of {', '.join(VARIANTS)}",
             param_hint="'--modes'")
     try:
         selected = (select_codes(codes or [], all_cc=all_cc, every=every, limit=limit)
@@ -114,6 +120,21 @@ def bench(
         raise typer.BadParameter(str(exc)) from None
     except ServerError as exc:
         raise typer.BadParameter(str(exc), param_hint="'-s' / '--server'") from None
+    if scenario is not None and latency is not None:
+        raise typer.BadParameter("give --latency or --scenario, not both", param_hint="'--latency'")
+    max_reqs = None if max_req is None else numbers(max_req, int, 1, "request counts",
+                                                       "'-m' / '--max-req'")
+    scenarios: list[Scenario]
+    if scenario is None:
+        if latency is not None:
+            latencies = numbers(latency, float, 0, "milliseconds", "'--latency'")
+        else:
+            sweep = max_reqs is not None and len(max_reqs) > 1
+            latencies = list(CONCURRENCY_LATENCIES if sweep else DEFAULT_LATENCIES)
+        scenarios = [latency_scenario(ms) for ms in latencies]
+    else:
+        scenarios = list(SCENARIOS.values()) if scenario is ScenarioName.ALL else [
+            SCENARIOS[scenario.value]]
     if plot_path is not None:
         check_chart(plot_path)
     if url is not None:
@@ -121,17 +142,6 @@ def bench(
             check_reachable(url, timeout)
         except ServerError as exc:
             fail(str(exc))
-    if scenario is not None and latency is not None:
-        raise typer.BadParameter("give --latency or --scenario, not both", param_hint="'--latency'")
-    max_reqs = None if max_req is None else numbers(max_req, int, 1, "request counts")
-    scenarios: list[Scenario]
-    if scenario is None:
-        latencies = DEFAULT_LATENCIES if latency is None else numbers(
-            latency, float, 0, "milliseconds")
-        scenarios = [latency_scenario(ms) for ms in latencies]
-    else:
-        scenarios = list(SCENARIOS.values()) if scenario is ScenarioName.ALL else [
-            SCENARIOS[scenario.value]]
 
     def report_run(run: Run) -> None:
         typer.echo(f"{run.scenario:>14} {run.variant:<12} -m {run.max_req:<5} run {run.run}: "

@@ -58,7 +58,7 @@ from ._report import (
 def download(
     ctx: typer.Context,
     codes: Annotated[list[str] | None, typer.Argument(
-        metavar="CC", show_default=False,
+        metavar="[CC]...", show_default=False,
         help="Two-letter codes, or one letter for all codes starting with it (B = BA..BZ). "
              "Default: the 20 most populous countries.",
     )] = None,

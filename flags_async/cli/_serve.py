@@ -67,7 +67,7 @@ def serve(
     keyfile: Annotated[Path | None, typer.Option(
         "--keyfile", metavar="PEM", show_default=False,
         help="The private key for --certfile.")] = None,
-    export_dir: Annotated[Path | None, typer.Option(
+    export_dir: Annotated[str | None, typer.Option(
         "--export", metavar="DIR", show_default=False,
         help="Write DIR/flags/<cc>/<cc>.gif and metadata.json for a static server, and exit.",
     )] = None,
@@ -89,6 +89,8 @@ def serve(
                              "truncate_rate": truncate_rate, "reset_rate": reset_rate,
                              "trickle": trickle}
     if export_dir is not None:
+        if not export_dir:
+            raise typer.BadParameter("give a folder, such as 'www'", param_hint="'--export'")
         serving = [f"--{name.replace('_', '-')}" for name, value in given.items()
                    if value is not None]
         serving += [name for name, value in (("--preset", preset is not PresetName.LOCAL),
@@ -100,10 +102,10 @@ def serve(
                 f"writes files and exits: it takes no serving option ({', '.join(serving)})",
                 param_hint="'--export'")
         try:
-            count = export(export_dir)
+            count = export(Path(export_dir))
         except OSError as exc:
             fail(f"cannot export to {export_dir}: {exc.strerror or exc}")
-        typer.echo(f"Wrote {count} files under {export_dir / 'flags'}")
+        typer.echo(f"Wrote {count} files under {Path(export_dir) / 'flags'}")
         return
 
     chosen = PRESETS[preset.value]
