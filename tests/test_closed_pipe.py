@@ -4,6 +4,8 @@ advises), in every mode."""
 
 from __future__ import annotations
 
+import errno
+import io
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -11,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from flags_async import Mode, Options, Result, download
+from flags_async.cli import main
 from flags_async.server._faults import Faults
 from tests.conftest import cli_process, gif_files, leftovers, wait_for_saved_flags
 
@@ -58,3 +61,35 @@ def test_an_error_in_on_result_comes_out_as_itself(
     with pytest.raises(BrokenPipeError):
         download(codes, Options(base_url=server_url, dest=tmp_path, max_req=2), mode, on_result)
     assert leftovers(tmp_path) == []
+
+
+class ClosedPipe(io.StringIO):
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+
+def test_main_returns_1_for_a_closed_pipe_rather_than_raising(
+    server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """typer answers EPIPE with `sys.exit(1)`; `main` returns that code instead, so the console
+    script exits at once (`cli._app.run`), waiting for no thread still connecting."""
+    with capsys.disabled():
+        monkeypatch.setattr("sys.stdout", ClosedPipe())
+        code = main(["download", "-v", "BR", "IN", "-s", server_url, "-d", str(tmp_path)])
+    assert code == 1
+
+
+def test_two_failures_at_once_in_async_mode_stay_a_group(
+    server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Only a lone failure is unwrapped: two bugs at once both stay in the traceback."""
+    from flags_async.client import _async
+
+    async def buggy(client: object, cc: str, *args: object) -> Result:
+        raise ValueError(f"bug in {cc}")
+
+    monkeypatch.setattr(_async, "download_one", buggy)
+    with pytest.raises(ExceptionGroup) as raised:
+        download(["AD", "AE"], Options(base_url=server_url, dest=tmp_path), Mode.ASYNC)
+    assert sorted(str(e) for e in raised.value.exceptions) == ["bug in AD", "bug in AE"]

@@ -89,7 +89,8 @@ def main(argv: list[str] | None = None, early_server: EmbeddedServer | None = No
     command as Ctrl-C does, and only the first Ctrl-C counts (see `_signals.ctrl_c_once`).
     From the console script (`flags_async/_console.py`): `early_server` is `download`'s to
     take, and stopped when the command ends; `held` lists the Ctrl-Cs and SIGTERMs that came
-    while the command line loaded, answered as soon as this function handles them."""
+    while the command line loaded, answered as soon as this function handles them. Returns
+    the exit code, whatever happened, so that `run` can exit at once."""
     args = sys.argv[1:] if argv is None else argv
     invocation = Invocation(args, early_server)
     try:
@@ -114,6 +115,8 @@ def main(argv: list[str] | None = None, early_server: EmbeddedServer | None = No
     except KeyboardInterrupt:  # before a command started, or while a server stopped
         typer.echo("\nInterrupted.", err=True)
         code = EXIT_INTERRUPTED
+    except SystemExit as exc:  # typer's answer to a closed output pipe (`| head`): 1, silently
+        code = exc.code
     return code if isinstance(code, int) else EXIT_OK
 
 

@@ -146,16 +146,18 @@ async def supervisor(cc_list: list[str], options: Options, on_result: OnResult) 
                 report(await next_done)
     except BaseExceptionGroup as errors:
         # Downloads return their failures as results, so what fails here is `on_result` (its
-        # pipe closed, say) or a bug: raise it as itself, as the other modes do.
-        raise errors.exceptions[0] from None
+        # pipe closed, say) or a bug: a lone one is raised as itself, as the other modes do.
+        if len(errors.exceptions) == 1:
+            raise errors.exceptions[0] from None
+        raise
     finally:
+        writer.shutdown(cancel_futures=True)  # first: `report` below may raise again
         # After Ctrl-C: downloads cancelled while saving saved anyway (see `save`); count them.
         reported = {result.cc for result in results}
         for task in to_do:
             if (task.done() and not task.cancelled() and task.exception() is None
                     and task.result().cc not in reported):
                 report(task.result())
-        writer.shutdown(cancel_futures=True)
     return results
 
 
