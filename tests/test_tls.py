@@ -3,6 +3,7 @@ given with --cacert or SSL_CERT_FILE, and what a user sees when verification fai
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import subprocess
@@ -101,6 +102,50 @@ def test_the_probe_says_when_an_https_url_reaches_a_plain_http_server(
     assert main(["download", "-s", https, "-d", str(tmp_path), "BR"]) == 1
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert "the server does not speak TLS" in line and "is it an http:// URL?" in line
+
+
+@pytest.mark.parametrize("mode", ["async", "threads", "sequential"])
+def test_an_http_url_to_an_https_server_says_so_after_the_run(
+    https_url: str, mode: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The TCP probe passes, and every request is closed unanswered: the report says why,
+    and no resume hint, which could not help."""
+    http = https_url.replace("https://", "http://")
+    host_port = http.split("//")[1].split("/")[0]
+    assert main(["download", "-s", http, "-d", str(tmp_path), "--retries", "0",
+                 "--mode", mode, "BR", "IN"]) == 1
+    out = capsys.readouterr().out
+    assert out.rstrip().endswith(
+        f"No code got an HTTP answer, and {host_port} speaks TLS: is it an https:// URL?")
+    assert "--skip-existing" not in out
+    assert gif_files(tmp_path) == []
+
+
+def test_a_run_with_no_answer_from_a_plain_http_port_gets_no_tls_hint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A port that accepts and hangs up at once is not taken for TLS."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def hang_up() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                listener.accept()[0].close()
+
+    threading.Thread(target=hang_up, daemon=True).start()
+    try:
+        assert main(["download", "-s", f"http://127.0.0.1:{port}/flags", "-d", str(tmp_path),
+                     "--retries", "0", "BR"]) == 1
+    finally:
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)  # wakes the accept up
+        listener.close()
+    out = capsys.readouterr().out
+    assert "1 error" in out and "TLS" not in out and "--skip-existing" in out
 
 
 def test_cacert_from_the_command_line(

@@ -33,6 +33,7 @@ from ..client._server_url import (
     check_reachable,
     proxy_for,
     resolve_server,
+    speaks_tls,
 )
 from ._app import (
     EXIT_ERRORS,
@@ -48,9 +49,11 @@ from ._report import (
     counts_report,
     final_report,
     initial_report,
+    never_answered,
     nothing_found,
     process_seconds,
     progress,
+    tls_hint,
 )
 
 
@@ -199,6 +202,10 @@ def download(
             raise typer.Exit(EXIT_INTERRUPTED) from None
         # Else the run was over: its report is whole.
 
+    hint = None if report.interrupted else nothing_found(report)
+    if never_answered(report) and not proxy_for(report.server, proxy) and speaks_tls(
+            report.server, timeout):  # checked directly: a proxy would answer for the server
+        hint = tls_hint(report)
     with stop_signals_ignored():  # the report is printed whole, whatever comes now
         if json_out:
             typer.echo(json.dumps({**report.as_dict(),
@@ -206,10 +213,9 @@ def download(
         elif quiet:
             typer.echo(counts_report(report))
         else:
-            typer.echo(final_report(report))
-        if (report.errors or report.interrupted) and invocation.args is not None:
+            typer.echo(final_report(report, hint))
+        if (report.errors or report.interrupted) and invocation.args is not None and not hint:
             typer.echo(resume_hint(invocation.args), err=json_out or quiet)
-        hint = None if report.interrupted else nothing_found(report)
         if hint and (json_out or quiet):  # the text report says it already
             typer.echo(hint, err=True)
     if report.interrupted:

@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
+from urllib.parse import urlsplit
 
 from .._models import Mode, OnResult, Report, Result, Status, TransportName, ignore_result
 
@@ -76,12 +77,25 @@ def nothing_found(report: Report) -> str | None:
             f"For {cc} it asked for {flag_url(report.server, cc)}")
 
 
-def final_report(report: Report) -> str:
+def never_answered(report: Report) -> bool:
+    """Whether a whole run got no HTTP answer at all, from a plain-http server."""
+    return (not report.interrupted and report.errors > 0 and report.ok == 0
+            and report.not_found == 0 and report.server.startswith("http://"))
+
+
+def tls_hint(report: Report) -> str:
+    """What to say of a run that `never_answered` from a server that speaks TLS."""
+    return (f"No code got an HTTP answer, and {urlsplit(report.server).netloc} speaks TLS: "
+            f"is it an https:// URL?")
+
+
+def final_report(report: Report, hint: str | None = None) -> str:
+    """The book's final report, and `hint` (what the result suggests is wrong) at its end."""
     lines = ["-" * 20, counts_report(report, reasons=True),
              f"Elapsed time: {report.elapsed_s:.2f}s"]
     if report.interrupted:
         lines.append(f"Interrupted: {len(report.results)} of {report.requested} codes done.")
-    if hint := nothing_found(report):
+    if hint:
         lines.append(hint)
     return "\n".join(lines)
 

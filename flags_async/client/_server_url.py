@@ -120,3 +120,22 @@ async def _probe(base_url: str, seconds: float, tls: ssl.SSLContext | None,
         await writer.wait_closed()
         return
     raise ServerError(f"cannot connect to {what}{host}:{port}: {failure}")
+
+
+def speaks_tls(base_url: str, timeout: float) -> bool:
+    """Whether the server of a plain-http `base_url` completes a TLS handshake instead: why
+    every request of a run may have been closed unanswered. Any certificate will do: this
+    asks which protocol the port speaks, not whom to trust."""
+    import socket
+
+    parts = urlsplit(base_url)
+    host = parts.hostname or ""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with (socket.create_connection((host, parts.port or 80), timeout) as sock,
+              context.wrap_socket(sock, server_hostname=host)):
+            return True
+    except OSError:  # ssl.SSLError too: no TLS there, or nothing at all
+        return False
