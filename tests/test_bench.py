@@ -107,7 +107,8 @@ def test_a_slow_scenario_measures_sequential_over_a_sample_and_says_so(server_ur
     assert (seq.requested, seq.ok + seq.not_found) == (5, 5)  # measured: its own run's counts
     assert seq.median_s == result.runs[0].elapsed_s
     assert asy.speedup == pytest.approx(asy.requests_per_s / seq.requests_per_s)
-    assert "sequential -m 1 ran over 5 of the 10 codes" in format_table(result)
+    assert ("sequential -m 1 ran over 5 of the 10 codes, evenly spread, the smallest sample, "
+            "however slow the server" in format_table(result))
 
 
 def test_a_concurrency_sweep_runs_each_max_req_and_sequential_once_per_round(
