@@ -173,6 +173,27 @@ def test_a_concurrency_sweep_runs_at_0_and_20_ms_unless_told(
     assert [[r["max_req"] for r in s["runs"]] for s in scenarios] == [[1, 2], [1, 2]]
 
 
+@pytest.mark.parametrize("max_req", [[], ["--max-req", "1,2"]])
+def test_a_server_of_the_user_s_is_one_scenario_of_unknown_latency(
+    server_url: str, max_req: list[str], capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Not the latency sweep's scenarios, which would all be this one server, mislabelled."""
+    pytest.importorskip("matplotlib")
+    from flags_async.bench._chart import concurrency_chart
+
+    assert main(["bench", "-s", server_url, "--runs", "1", "-l", "3", "--modes", "async",
+                 *max_req, "--json"]) == 0
+    (scenario,) = json.loads(capsys.readouterr().out)["scenarios"]
+    assert (scenario["scenario"], scenario["latency_ms"]) == ("given server", None)
+    assert (scenario["server"], scenario["bundled"]) == (server_url, False)
+
+    result = ScenarioResult("given server", server_url, ["AA", "AB", "AC"], bundled=False)
+    result.summary = with_speedups([Summary("async", m, 3, 0.1, 0.1, 0.1, 30.0, 1, 2, 0)
+                                    for m in (1, 2)])
+    (axes,) = concurrency_chart([result]).axes[:1]
+    assert server_url in axes.get_title() and "bundled" not in axes.get_title()
+
+
 @pytest.mark.parametrize(("requests_per_s", "shown"), [
     (1973.4, "1973"), (10.0, "10"), (9.96, "10"), (5.25, "5.2"), (0.368, "0.37"), (0.0, "0"),
 ])

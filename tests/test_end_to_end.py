@@ -39,6 +39,20 @@ def test_every_code_gives_194_flags_and_482_not_found(
             assert result.path is not None and result.path.stat().st_size == result.size
 
 
+@pytest.mark.parametrize(
+    ("mode", "transport"),
+    [(Mode.ASYNC, TransportName.AIOHTTP), (Mode.ASYNC, TransportName.HTTPX),
+     (Mode.THREADS, TransportName.HTTPX), (Mode.SEQUENTIAL, TransportName.HTTPX)],
+)
+def test_a_server_url_with_credentials_works_in_every_mode(
+    server_url: str, mode: Mode, transport: TransportName, tmp_path: Path
+) -> None:
+    with_credentials = server_url.replace("http://", "http://bob:s3cret@")
+    options = Options(base_url=with_credentials, dest=tmp_path, transport=transport)
+    report = download(["BR", "ZZ"], options, mode)
+    assert (report.ok, report.not_found, report.errors) == (1, 1, 0)
+
+
 @pytest.mark.parametrize("mode", list(Mode))
 def test_names_mode_saves_country_names(server_url: str, mode: Mode, tmp_path: Path) -> None:
     options = Options(base_url=server_url, dest=tmp_path, names=True)

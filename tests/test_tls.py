@@ -6,8 +6,10 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -110,26 +112,32 @@ def test_an_http_url_to_an_https_server_says_so_after_the_run(
 ) -> None:
     """The TCP probe passes, and every request is closed unanswered: the report says why,
     and no resume hint, which could not help."""
-    http = https_url.replace("https://", "http://")
+    http = https_url.replace("https://", "HTTP://")  # the scheme in any case
     host_port = http.split("//")[1].split("/")[0]
     assert main(["download", "-s", http, "-d", str(tmp_path), "--retries", "0",
                  "--mode", mode, "BR", "IN"]) == 1
     out = capsys.readouterr().out
+    assert "  2 errors: 2 connection reset." in out
     assert out.rstrip().endswith(
-        f"No code got an HTTP answer, and {host_port} speaks TLS: is it an https:// URL?")
+        f"No flag came, and {host_port} speaks TLS: is it an https:// URL?")
     assert "--skip-existing" not in out
     assert gif_files(tmp_path) == []
 
 
-def test_a_run_with_no_answer_from_a_plain_http_port_gets_no_tls_hint(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """A port that accepts and hangs up at once is not taken for TLS."""
-    import socket
-    import threading
+def test_the_tls_hint_names_no_credentials(https_url: str, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    host_port = https_url.split("//")[1].split("/")[0]
+    http = https_url.replace("https://", "http://bob:s3cret@")
+    assert main(["download", "-s", http, "-d", str(tmp_path), "--retries", "0", "BR"]) == 1
+    out = capsys.readouterr().out
+    assert f"No flag came, and {host_port} speaks TLS" in out
+    assert "s3cret" not in out and "URL site: http://bob:***@" in out
 
+
+@contextlib.contextmanager
+def hanging_up() -> Iterator[str]:
+    """A port that accepts every connection and closes it at once: `http://127.0.0.1:PORT`."""
     listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
 
     def hang_up() -> None:
         with contextlib.suppress(OSError):
@@ -138,14 +146,55 @@ def test_a_run_with_no_answer_from_a_plain_http_port_gets_no_tls_hint(
 
     threading.Thread(target=hang_up, daemon=True).start()
     try:
-        assert main(["download", "-s", f"http://127.0.0.1:{port}/flags", "-d", str(tmp_path),
-                     "--retries", "0", "BR"]) == 1
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
     finally:
         with contextlib.suppress(OSError):
             listener.shutdown(socket.SHUT_RDWR)  # wakes the accept up
         listener.close()
+
+
+def test_a_run_with_no_answer_from_a_plain_http_port_gets_no_tls_hint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A port that accepts and hangs up at once is not taken for TLS."""
+    with hanging_up() as url:
+        assert main(["download", "-s", f"{url}/flags", "-d", str(tmp_path), "--retries", "0",
+                     "BR"]) == 1
     out = capsys.readouterr().out
     assert "1 error" in out and "TLS" not in out and "--skip-existing" in out
+
+
+@pytest.mark.parametrize("through_a_proxy", [False, True])
+def test_the_tls_check_is_never_made_through_a_proxy(
+    through_a_proxy: bool, https_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Through a proxy (one that hangs up on every request, here) the server is not what the
+    check would reach, so it is not made; without one it is."""
+    checked: list[str] = []
+    monkeypatch.setattr("flags_async.cli._download.speaks_tls",
+                        lambda url, timeout: checked.append(url) or True)
+    http = https_url.replace("https://", "http://")
+    with hanging_up() as proxy:
+        extra = ["--proxy", proxy] if through_a_proxy else []
+        assert main(["download", "-s", http, "-d", str(tmp_path), "--retries", "0", *extra,
+                     "BR"]) == 1
+    assert checked == ([] if through_a_proxy else [http])
+    assert ("speaks TLS" in capsys.readouterr().out) is not through_a_proxy
+
+
+def test_ctrl_c_during_the_tls_check_keeps_the_report(
+    https_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def interrupted(url: str, timeout: float) -> bool:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("flags_async.cli._download.speaks_tls", interrupted)
+    http = https_url.replace("https://", "http://")
+    assert main(["download", "-s", http, "-d", str(tmp_path), "--retries", "0", "BR"]) == 1
+    out = capsys.readouterr().out
+    assert "  1 error: 1 connection reset." in out and "Elapsed time:" in out
 
 
 def test_cacert_from_the_command_line(

@@ -77,8 +77,9 @@ def _series(results: list[ScenarioResult]) -> dict[str, list[tuple[ScenarioResul
 def _subtitle(results: list[ScenarioResult]) -> str:
     codes = len(results[0].codes)
     sampled = any(s.requested < len(r.codes) for r in results for s in r.summary)
-    return (f"{'up to ' if sampled else ''}{codes} requests per run, bundled server on "
-            f"loopback; median of runs")
+    where = ("bundled server on loopback" if all(r.bundled for r in results)
+             else ", ".join(sorted({r.server for r in results})))
+    return f"{'up to ' if sampled else ''}{codes} requests per run, {where}; median of runs"
 
 
 def latency_chart(results: list[ScenarioResult]) -> Figure:

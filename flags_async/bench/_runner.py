@@ -80,6 +80,12 @@ def latency_scenario(ms: float) -> Scenario:
                     max_req=100, runs=3, latency_ms=ms)
 
 
+def given_server_scenario() -> Scenario:
+    """A server of the user's (`-s`) whose latency nobody has said: every code for every mode
+    (the table says how long sequential took), since no wait is known to size a sample by."""
+    return Scenario("given server", Faults(), "every", max_req=100, runs=3)
+
+
 #: `make bench`'s sweep: from loopback (CPU-bound) to a distant server (waiting-bound).
 DEFAULT_LATENCIES = (0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0)
 #: A concurrency sweep's: the fast server (CPU-bound) and a 20 ms network (waiting-bound).
@@ -132,6 +138,7 @@ class ScenarioResult:
     latency_ms: float | None = None
     runs: list[Run] = field(default_factory=list)
     summary: list[Summary] = field(default_factory=list)
+    bundled: bool = True  # the bundled server, started for the scenario; else the user's
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -191,7 +198,8 @@ def bench_scenario(
     # The runs' folders go when the scenario ends, so no run pays for another's clean-up.
     with (given_or_embedded(server_url, scenario.faults) as url,
           tempfile.TemporaryDirectory(prefix="flags-bench-") as root):
-        result = ScenarioResult(scenario.name, url, codes, scenario.latency_ms)
+        result = ScenarioResult(scenario.name, url, codes, scenario.latency_ms,
+                                bundled=server_url is None)
         for number in range(1, runs + 1):
             for name, max_req in plan:
                 variant = VARIANTS[name]

@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None, early_server: EmbeddedServer | None = No
         typer.echo("\nInterrupted.", err=True)
         code = EXIT_INTERRUPTED
     except SystemExit as exc:  # typer's answer to a closed output pipe (`| head`): 1, silently
-        code = exc.code
+        code = exc.code if exc.code is None or isinstance(exc.code, int) else EXIT_ERRORS
     return code if isinstance(code, int) else EXIT_OK
 
 

@@ -59,8 +59,9 @@ def bench(
     latency: Annotated[str | None, typer.Option(
         "--latency", metavar="MS[,MS...]", show_default=False,
         help="Sweep the bundled server's latency: every response this many milliseconds "
-             "late. With -s: the latency that server is known to add. Default, without "
-             "--scenario: 0,1,2,5,10,20,50; with several -m: 0,20.")] = None,
+             "late. With -s: the latency that server is known to add (default: none "
+             "said). Default, without --scenario: 0,1,2,5,10,20,50; with several -m: "
+             "0,20.")] = None,
     scenario: Annotated[ScenarioName | None, typer.Option(
         "--scenario", case_sensitive=False, show_default=False,
         help="Instead of a latency sweep: fast (no delay), delay (0.5-5 s per response), "
@@ -102,6 +103,7 @@ def bench(
         bench_scenario,
         format_sweep,
         format_table,
+        given_server_scenario,
         latency_scenario,
     )
 
@@ -128,10 +130,12 @@ def bench(
     if scenario is None:
         if latency is not None:
             latencies = numbers(latency, float, 0, "milliseconds", "'--latency'")
+        elif url is not None:  # a server of the user's: its latency is its own, and unknown
+            latencies = []
         else:
             sweep = max_reqs is not None and len(max_reqs) > 1
             latencies = list(CONCURRENCY_LATENCIES if sweep else DEFAULT_LATENCIES)
-        scenarios = [latency_scenario(ms) for ms in latencies]
+        scenarios = [latency_scenario(ms) for ms in latencies] or [given_server_scenario()]
     else:
         scenarios = list(SCENARIOS.values()) if scenario is ScenarioName.ALL else [
             SCENARIOS[scenario.value]]

@@ -29,6 +29,7 @@ from .._saving import prepare_dest
 from ..client._server_url import (
     EMBEDDED,
     LABELS,
+    TLS_PROBE_S,
     check_proxy,
     check_reachable,
     proxy_for,
@@ -46,10 +47,10 @@ from ._app import (
     seconds,
 )
 from ._report import (
+    came_to_nothing,
     counts_report,
     final_report,
     initial_report,
-    never_answered,
     nothing_found,
     process_seconds,
     progress,
@@ -203,9 +204,12 @@ def download(
         # Else the run was over: its report is whole.
 
     hint = None if report.interrupted else nothing_found(report)
-    if never_answered(report) and not proxy_for(report.server, proxy) and speaks_tls(
-            report.server, timeout):  # checked directly: a proxy would answer for the server
-        hint = tls_hint(report)
+    try:  # directly: a proxy would answer for the server; briefly: a hung server holds on
+        if came_to_nothing(report) and not proxy_for(report.server, proxy) and speaks_tls(
+                report.server, min(timeout, TLS_PROBE_S)):
+            hint = tls_hint(report)
+    except KeyboardInterrupt:  # the run is over and its report whole: only the hint is lost
+        pass
     with stop_signals_ignored():  # the report is printed whole, whatever comes now
         if json_out:
             typer.echo(json.dumps({**report.as_dict(),

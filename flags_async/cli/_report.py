@@ -28,6 +28,14 @@ def process_seconds() -> float:
         return time.monotonic() - _IMPORTED
 
 
+def without_password(url: str) -> str:
+    """`url` fit to be shown: a password in it becomes `***`."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)).geturl()
+
+
 def initial_report(
     label: str, url: str, cc_list: list[str], actual_req: int, mode: Mode,
     transport: TransportName,
@@ -40,7 +48,7 @@ def initial_report(
     else:
         connections = f"{actual_req} concurrent connections will be used."
     return "\n".join([
-        f"{label} site: {url}",
+        f"{label} site: {without_password(url)}",
         f"Searching for {len(cc_list)} flag{plural}: {cc_msg}",
         connections,
         f"Mode: {mode.value}, {transport.value} transport.",
@@ -77,16 +85,19 @@ def nothing_found(report: Report) -> str | None:
             f"For {cc} it asked for {flag_url(report.server, cc)}")
 
 
-def never_answered(report: Report) -> bool:
-    """Whether a whole run got no HTTP answer at all, from a plain-http server."""
+def came_to_nothing(report: Report) -> bool:
+    """Whether a whole run from a plain-http server ended with errors alone: no flag, and not
+    even a 404."""
     return (not report.interrupted and report.errors > 0 and report.ok == 0
-            and report.not_found == 0 and report.server.startswith("http://"))
+            and report.not_found == 0 and urlsplit(report.server).scheme.lower() == "http")
 
 
 def tls_hint(report: Report) -> str:
-    """What to say of a run that `never_answered` from a server that speaks TLS."""
-    return (f"No code got an HTTP answer, and {urlsplit(report.server).netloc} speaks TLS: "
-            f"is it an https:// URL?")
+    """What to say of a run that `came_to_nothing` from a server that speaks TLS."""
+    parts = urlsplit(report.server)
+    host = parts.hostname or ""
+    where = f"{f'[{host}]' if ':' in host else host}:{parts.port or 80}"  # no credentials
+    return f"No flag came, and {where} speaks TLS: is it an https:// URL?"
 
 
 def final_report(report: Report, hint: str | None = None) -> str:

@@ -107,10 +107,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         except httpx.RequestNotRead:  # a streamed body: aiohttp does the chunked encoding
             data = request.stream
             request.headers.pop("transfer-encoding", None)
+        url = request.url
+        if url.userinfo:  # httpx has sent them as an Authorization header; aiohttp takes one
+            url = url.copy_with(userinfo=b"")
         try:
             response = await self._session.request(
                 request.method,
-                str(request.url),
+                str(url),
                 headers=request.headers.multi_items(),
                 data=data,
                 allow_redirects=False,  # httpx follows redirects itself

@@ -122,6 +122,11 @@ async def _probe(base_url: str, seconds: float, tls: ssl.SSLContext | None,
     raise ServerError(f"cannot connect to {what}{host}:{port}: {failure}")
 
 
+#: How long `speaks_tls` is given at most: a handshake takes a few round trips, and a server
+#: that never answers must not hold the report for a whole --timeout.
+TLS_PROBE_S = 1.0
+
+
 def speaks_tls(base_url: str, timeout: float) -> bool:
     """Whether the server of a plain-http `base_url` completes a TLS handshake instead: why
     every request of a run may have been closed unanswered. Any certificate will do: this
@@ -130,7 +135,7 @@ def speaks_tls(base_url: str, timeout: float) -> bool:
 
     parts = urlsplit(base_url)
     host = parts.hostname or ""
-    context = ssl.create_default_context()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     try:
