@@ -233,6 +233,14 @@ def test_a_server_url_where_every_code_is_404_is_a_failure_that_says_so(
             f"For BR it asked for {wrong}/br/br.gif") in said
 
 
+def test_codes_that_are_no_countries_may_all_be_404_without_a_failure(
+    server_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["download", "-e", "-l", "3", "-s", server_url, "-d", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "  3 not found." in out and "server URL" not in out
+
+
 def test_errors_exit_1_and_name_their_reason(
     make_server: MakeServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -74,13 +74,18 @@ def counts_report(report: Report, *, reasons: bool = False) -> str:
 
 
 def nothing_found(report: Report) -> str | None:
-    """When every code asked for answered 404, the server URL is probably wrong: say so, with
-    the URL tried for one code."""
+    """When every code asked for answered 404, countries among them, the server URL is
+    probably wrong: say so, with the URL tried for a country. (AA, AB and AC are not
+    countries: their 404s are right.)"""
     if report.interrupted or not report.results or report.not_found != report.requested:
         return None
+    from .._codes import country_codes
     from ..client._fetch import flag_url
 
-    cc = report.results[0].cc
+    countries = set(country_codes())
+    cc = next((r.cc for r in report.results if r.cc in countries), None)
+    if cc is None:
+        return None
     return (f"Every code answered 404 Not Found: is the server URL right? "
             f"For {cc} it asked for {flag_url(report.server, cc)}")
 
