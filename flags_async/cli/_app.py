@@ -44,8 +44,8 @@ def _root(
     """Download flag GIFs concurrently: async, threaded or sequential, from a flag server.
 
     Exit codes: 0 every code ok or not found; 1 some code ended in error, or every code
-    answered 404, or the server or folder could not be used, or the output's reader went away
-    (| head); 2 usage error; 130 interrupted.
+    answered 404 (countries among them), or the server or folder could not be used, or the
+    output's reader went away (| head); 2 usage error; 130 interrupted.
     """
     if ctx.invoked_subcommand is None:  # plain `flags-async`: the help, as a usage error
         typer.echo(ctx.get_help(), err=True)
