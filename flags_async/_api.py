@@ -6,6 +6,7 @@ import importlib
 import time
 from typing import Protocol
 
+from ._codes import checked_codes
 from ._gc_pause import collector_paused
 from ._models import Mode, OnResult, Options, Report, Result, TransportName, ignore_result
 from ._saving import prepare_dest
@@ -56,16 +57,19 @@ def download(
 ) -> Report:
     """Download `cc_list` into `options.dest` and report; the public entry point.
 
-    Each code is asked for once, however often it is listed. `elapsed_s` covers the download
-    phase alone: imports, the TLS trust store and the folder come first. The cycle collector
-    pauses for the run, in the whole process (see `_gc_pause`). On KeyboardInterrupt, raises
-    `Interrupted` with the codes that completed.
+    Each code, two letters in either case, is asked for once, however often it is listed;
+    anything else is a `CodeError` before any request. `on_result` runs on the calling
+    thread, once per code as it ends; what it raises stops the run and comes out of this
+    function. `elapsed_s` covers the download phase alone: imports, the TLS trust store and the
+    folder come first. The cycle collector pauses for the run, in the whole process (see
+    `_gc_pause`). On KeyboardInterrupt, raises `Interrupted` with the codes that completed.
     """
     from .client._http import ssl_context
 
     if isinstance(cc_list, str):
         raise TypeError(f"cc_list is a list of codes, not a string: use [{cc_list!r}]")
-    cc_list = list(dict.fromkeys(cc_list))
+    cc_list = checked_codes(cc_list)
+    mode = Mode(mode)  # "async" will do; "fast" is a ValueError naming the modes
     download_many = strategy(mode)
     warm_up(mode, options.transport)  # like the trust store, per-process start-up
     ssl_context(options.cacert)

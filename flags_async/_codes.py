@@ -32,6 +32,18 @@ def every_code() -> tuple[str, ...]:
     return tuple(a + b for a in _A_Z for b in _A_Z)
 
 
+def checked_codes(codes: Iterable[object]) -> list[str]:
+    """`codes` as `download` takes them: two ASCII letters each, upper-cased, each once, in
+    order; a `CodeError` for anything else, which could otherwise name a file outside `dest`
+    (`../x`) or no flag at all."""
+    checked = []
+    for cc in codes:
+        if not (isinstance(cc, str) and len(cc) == 2 and _CODE_ARG.fullmatch(cc)):
+            raise CodeError(f"invalid code {cc!r}: each code must be two letters AA-ZZ")
+        checked.append(cc.upper())
+    return list(dict.fromkeys(checked))
+
+
 def expand_codes(args: Iterable[str]) -> set[str]:
     """Turn `CC` arguments into codes: `BR` is BR, a single `B` is BA..BZ.
 

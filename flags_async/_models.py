@@ -69,7 +69,7 @@ class Options:
     skip_existing: bool = False
     #: Back-off unit in seconds: retry k waits a random time up to `backoff * 2**k`.
     backoff: float = 0.1
-    #: A PEM file of CA certificates to trust besides the system's (a private CA).
+    #: A PEM file of CA certificates to trust besides certifi's (a private CA).
     cacert: Path | None = None
     #: A proxy for every request. None: the environment's, as httpx and curl read it
     #: (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY, in either case).
@@ -81,8 +81,16 @@ class Options:
     give_up_after: int = DEFAULT_GIVE_UP_AFTER
 
     def __post_init__(self) -> None:
+        for name in ("max_req", "retries", "max_bytes", "give_up_after"):
+            if not isinstance(getattr(self, name), int) or isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be an int, not {getattr(self, name)!r}")
+        for name in ("timeout", "backoff"):
+            if not isinstance(getattr(self, name), int | float):
+                raise TypeError(f"{name} must be a number of seconds, not {getattr(self, name)!r}")
         if self.max_req < 1:
             raise ValueError("max_req must be at least 1")
+        if self.max_bytes < 1:
+            raise ValueError("max_bytes must be at least 1")
         if self.give_up_after < 0:
             raise ValueError("give_up_after must be 0 (never) or more")
         if not 0 < self.timeout <= MAX_TIMEOUT:
@@ -91,6 +99,7 @@ class Options:
             raise ValueError("retries must not be negative")
         object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
         object.__setattr__(self, "dest", Path(self.dest))  # a str or any os.PathLike
+        object.__setattr__(self, "transport", TransportName(self.transport))  # "httpx" will do
         if self.cacert is not None:
             object.__setattr__(self, "cacert", Path(self.cacert))
 

@@ -10,7 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -579,3 +579,42 @@ def test_the_embedded_server_has_a_process_group_of_its_own() -> None:
         assert os.getpgid(server._child.pid) == server._child.pid != os.getpgrp()
     finally:
         server.close()
+
+
+@pytest.fixture
+def fresh_trust_store() -> Iterator[None]:
+    """`ssl_context` is made once per process: these tests need it made under their setting."""
+    from flags_async.client._http import ssl_context
+
+    ssl_context.cache_clear()
+    yield
+    ssl_context.cache_clear()
+
+
+@pytest.mark.usefixtures("fresh_trust_store")
+@pytest.mark.parametrize("command", [["download", "BR"], ["bench", "-l", "3", "--runs", "1",
+                                                          "--latency", "0"]])
+def test_an_unusable_ssl_cert_file_is_named_in_one_line(
+    command: list[str], server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
+    assert main([*command, "-s", server_url]) == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"flags-async: error: cannot use SSL_CERT_FILE={tmp_path / 'missing.pem'}: "
+        "No such file or directory"]
+
+
+def test_a_password_in_the_server_url_is_never_shown(
+    server_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secret = server_url.replace("http://", "http://bob:s3cret@")
+    assert main(["download", "--json", "-s", secret, "-d", str(tmp_path), "BR"]) == 0
+    assert json.loads(capsys.readouterr().out)["server"] == secret.replace("s3cret", "***")
+    wrong = secret.removesuffix("/flags") + "/flag"  # every code 404: the hint names a URL
+    assert main(["download", "-s", wrong, "-d", str(tmp_path), "BR"]) == 1
+    out = capsys.readouterr().out
+    assert "s3cret" not in out and "For BR it asked for http://bob:***@" in out
+    assert main(["bench", "-s", secret, "-l", "2", "--runs", "1", "--modes", "async"]) == 0
+    out = capsys.readouterr().out
+    assert "s3cret" not in out and "server http://bob:***@" in out

@@ -10,7 +10,7 @@ import httpx
 import pytest
 import respx
 
-from flags_async import Mode, Options, Report, Result, Status, TransportName, download
+from flags_async import CodeError, Mode, Options, Report, Result, Status, TransportName, download
 from tests.conftest import gif_files, leftovers
 
 BASE = "http://flags.test/flags"
@@ -270,3 +270,48 @@ def test_download_refuses_a_bare_string_of_codes(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match=r"use \['BR'\]"):
         download("BR", Options(base_url=BASE, dest=tmp_path))  # type: ignore[arg-type]
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("codes", [["../../x"], ["BRA"], ["B"], [1], ["BR", "b/"], ["ß"]])
+def test_download_refuses_what_is_not_a_two_letter_code_before_any_request(
+    router: Any, codes: list[Any], tmp_path: Path
+) -> None:
+    """A code names the file: `../../x` would land outside `dest`."""
+    with pytest.raises(CodeError, match="each code must be two letters"):
+        download(codes, Options(base_url=BASE, dest=tmp_path))
+    assert not router.calls
+    assert not tmp_path.exists() or list(tmp_path.iterdir()) == []
+
+
+def test_download_takes_codes_in_either_case_once_each(router: Any, tmp_path: Path) -> None:
+    router.get("/br/br.gif").respond(200, content=GIF)
+    report = download(["br", "BR", "Br"], Options(base_url=BASE, dest=tmp_path))
+    assert [r.cc for r in report.results] == ["BR"] and report.ok == 1
+
+
+def test_modes_and_transports_may_be_given_by_name(router: Any, tmp_path: Path) -> None:
+    router.get("/br/br.gif").respond(200, content=GIF)
+    options = Options(base_url=BASE, dest=tmp_path, transport="httpx")  # type: ignore[arg-type]
+    assert options.transport is TransportName.HTTPX
+    report = download(["BR"], options, "async")  # type: ignore[arg-type]
+    assert (report.mode, report.transport) == (Mode.ASYNC, TransportName.HTTPX)
+    assert report.as_dict()["transport"] == "httpx"
+
+
+@pytest.mark.parametrize(("fields", "error", "words"), [
+    ({"transport": "curl"}, ValueError, "'curl' is not a valid TransportName"),
+    ({"max_req": "5"}, TypeError, "max_req must be an int"),
+    ({"max_req": 2.5}, TypeError, "max_req must be an int"),
+    ({"timeout": "3"}, TypeError, "timeout must be a number of seconds"),
+    ({"max_bytes": 0}, ValueError, "max_bytes must be at least 1"),
+])
+def test_options_refuse_what_a_run_could_not_use(
+    fields: dict[str, Any], error: type[Exception], words: str
+) -> None:
+    with pytest.raises(error, match=words):
+        Options(base_url=BASE, **fields)
+
+
+def test_an_unknown_mode_is_a_value_error_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="'fast' is not a valid Mode"):
+        download(["BR"], Options(base_url=BASE, dest=tmp_path), "fast")  # type: ignore[arg-type]

@@ -24,6 +24,7 @@ from typing import Any
 
 from .._api import download
 from .._models import Mode, Options, TransportName
+from ..client._server_url import without_password
 from ..server._embedded import given_or_embedded
 from ..server._faults import PRESETS, Faults
 
@@ -198,8 +199,8 @@ def bench_scenario(
     # The runs' folders go when the scenario ends, so no run pays for another's clean-up.
     with (given_or_embedded(server_url, scenario.faults) as url,
           tempfile.TemporaryDirectory(prefix="flags-bench-") as root):
-        result = ScenarioResult(scenario.name, url, codes, scenario.latency_ms,
-                                bundled=server_url is None)
+        result = ScenarioResult(scenario.name, without_password(url), codes,
+                                scenario.latency_ms, bundled=server_url is None)
         for number in range(1, runs + 1):
             for name, max_req in plan:
                 variant = VARIANTS[name]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import ssl
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
@@ -81,6 +83,26 @@ def fail(message: str, code: int = EXIT_ERRORS) -> NoReturn:
     """One line on stderr, then exit."""
     typer.echo(f"flags-async: error: {message}", err=True)
     raise typer.Exit(code)
+
+
+def trust_store(cacert: Path | None = None) -> ssl.SSLContext:
+    """The run's TLS trust store, or one line and exit 1 naming what cannot be used: the file
+    `SSL_CERT_FILE` names (read by httpx instead of certifi's bundle), or `--cacert`."""
+    from ..client._http import ssl_context
+
+    def why(exc: OSError) -> str:
+        return str((exc.reason if isinstance(exc, ssl.SSLError) else exc.strerror) or exc)
+
+    try:
+        ssl_context()  # what every request trusts, before --cacert adds to it
+    except OSError as exc:  # ssl.SSLError too
+        source = os.environ.get("SSL_CERT_FILE")
+        fail(f"cannot use SSL_CERT_FILE={source}: {why(exc)}" if source
+             else f"cannot load certifi's CA bundle: {why(exc)}")
+    try:
+        return ssl_context(cacert)
+    except OSError as exc:
+        fail(f"cannot use --cacert {cacert}: {why(exc)}")
 
 
 def main(argv: list[str] | None = None, early_server: EmbeddedServer | None = None,

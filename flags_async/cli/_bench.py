@@ -12,7 +12,7 @@ import typer
 from .._codes import CodeError, select_codes
 from .._models import DEFAULT_RETRIES, DEFAULT_TIMEOUT, ServerError
 from ..client._server_url import check_reachable, resolve_server
-from ._app import EXIT_INTERRUPTED, app, fail, say_interrupted, seconds
+from ._app import EXIT_INTERRUPTED, app, fail, say_interrupted, seconds, trust_store
 from ._report import process_seconds
 
 
@@ -141,6 +141,7 @@ def bench(
             SCENARIOS[scenario.value]]
     if plot_path is not None:
         check_chart(plot_path)
+    trust_store()  # a bad SSL_CERT_FILE stops the bench here, in one line
     if url is not None:
         try:
             check_reachable(url, timeout)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import ssl
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -35,6 +34,7 @@ from ..client._server_url import (
     proxy_for,
     resolve_server,
     speaks_tls,
+    without_password,
 )
 from ._app import (
     EXIT_ERRORS,
@@ -45,6 +45,7 @@ from ._app import (
     fail,
     say_interrupted,
     seconds,
+    trust_store,
 )
 from ._report import (
     came_to_nothing,
@@ -212,7 +213,7 @@ def download(
         pass
     with stop_signals_ignored():  # the report is printed whole, whatever comes now
         if json_out:
-            typer.echo(json.dumps({**report.as_dict(),
+            typer.echo(json.dumps({**report.as_dict(), "server": without_password(report.server),
                                    "process_s": round(process_seconds(), 3)}))
         elif quiet:
             typer.echo(counts_report(report))
@@ -234,15 +235,3 @@ def resume_hint(args: list[str]) -> str:
                else ["flags-async"])
     resume = [*args, *([] if "--skip-existing" in args else ["--skip-existing"])]
     return f"To fetch only what is missing: {shlex.join([*program, *resume])}"
-
-
-def trust_store(cacert: Path | None) -> ssl.SSLContext:
-    """The run's TLS trust store, or one line and exit 1 if `--cacert` cannot be used."""
-    from ..client._http import ssl_context
-
-    try:
-        return ssl_context(cacert)
-    except ssl.SSLError as exc:
-        fail(f"cannot use --cacert {cacert}: {exc.reason or exc}")
-    except OSError as exc:
-        fail(f"cannot use --cacert {cacert}: {exc.strerror or exc}")

@@ -13,6 +13,7 @@ from typing import TextIO
 from urllib.parse import urlsplit
 
 from .._models import Mode, OnResult, Report, Result, Status, TransportName, ignore_result
+from ..client._server_url import without_password
 
 _IMPORTED = time.monotonic()
 
@@ -26,14 +27,6 @@ def process_seconds() -> float:
         return float(Path("/proc/uptime").read_text().split()[0]) - started
     except (OSError, ValueError, IndexError):
         return time.monotonic() - _IMPORTED
-
-
-def without_password(url: str) -> str:
-    """`url` fit to be shown: a password in it becomes `***`."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)).geturl()
 
 
 def initial_report(
@@ -87,7 +80,7 @@ def nothing_found(report: Report) -> str | None:
     if cc is None:
         return None
     return (f"Every code answered 404 Not Found: is the server URL right? "
-            f"For {cc} it asked for {flag_url(report.server, cc)}")
+            f"For {cc} it asked for {without_password(flag_url(report.server, cc))}")
 
 
 def came_to_nothing(report: Report) -> bool:

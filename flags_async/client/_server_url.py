@@ -42,6 +42,14 @@ def resolve_server(value: str) -> tuple[str, str | None]:
     return "URL", value.rstrip("/")
 
 
+def without_password(url: str) -> str:
+    """`url` fit to be shown or logged: a password in it becomes `***`."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)).geturl()
+
+
 def check_proxy(value: str) -> str:
     """A `--proxy` URL, checked; raises `ServerError` saying what is wrong with it."""
     parts = urlsplit(value)
