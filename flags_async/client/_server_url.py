@@ -84,10 +84,12 @@ def check_reachable(base_url: str, timeout: float, tls: ssl.SSLContext | None = 
     """
     import asyncio
 
-    if proxy is not None:
-        asyncio.run(_probe(proxy, timeout, None, "proxy "))
-    else:
+    if proxy is None:
         asyncio.run(_probe(base_url, timeout, tls))
+        return
+    asyncio.run(_probe(proxy, timeout, None, "proxy "))
+    if urlsplit(base_url).scheme.lower() == "https":
+        asyncio.run(_probe_tunnel(base_url, proxy, timeout, tls))
 
 
 async def _probe(base_url: str, seconds: float, tls: ssl.SSLContext | None,
@@ -128,6 +130,46 @@ async def _probe(base_url: str, seconds: float, tls: ssl.SSLContext | None,
         await writer.wait_closed()
         return
     raise ServerError(f"cannot connect to {what}{host}:{port}: {failure}")
+
+
+async def _probe_tunnel(base_url: str, proxy: str, seconds: float,
+                        tls: ssl.SSLContext | None) -> None:
+    """The TLS handshake with an https server, through the proxy's CONNECT tunnel, as every
+    request will make it: a certificate that fails verification stops the run here, behind a
+    proxy too (after a failed handshake the sync modes' pool would keep the tunnel:
+    encode/httpcore#1023)."""
+    import asyncio
+    import base64
+
+    from ._fetch import tls_problem
+
+    target, via = urlsplit(base_url), urlsplit(proxy)
+    host = target.hostname or ""
+    authority = f"[{host}]:{target.port or 443}" if ":" in host else f"{host}:{target.port or 443}"
+    request = f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n"
+    if via.username is not None:
+        credentials = f"{via.username}:{via.password or ''}".encode()
+        request += f"Proxy-Authorization: Basic {base64.b64encode(credentials).decode()}\r\n"
+    where = f"{authority} through the proxy"
+    try:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(via.hostname, via.port or 80), seconds)
+    except (OSError, TimeoutError):
+        return  # the proxy answered a moment ago: what fails now, the run will say per code
+    try:
+        writer.write(f"{request}\r\n".encode())
+        answer = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), seconds)
+        status = answer.split(b"\r\n", 1)[0].decode("latin-1")
+        if status.split()[1:2] != ["200"]:
+            raise ServerError(f"cannot connect to {where}: it answered {status!r}")
+        await asyncio.wait_for(writer.start_tls(tls or ssl.create_default_context(),
+                                                server_hostname=host), seconds)
+    except (OSError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
+        if problem := tls_problem(exc):
+            raise ServerError(f"cannot connect to {where}: {problem}") from None
+        # Anything else (a proxy that hangs up, or is slow) the run will meet and report.
+    finally:
+        writer.close()
 
 
 #: How long `speaks_tls` is given at most: a handshake takes a few round trips, and a server
