@@ -56,11 +56,16 @@ def prepare_dest(dest: Path) -> None:
 
 
 def kept_flag(cc: str, stem: str | None, options: Options) -> Result | None:
-    """With `skip_existing`: the result for a whole flag already in `dest`, else None."""
-    path = options.dest / f"{stem or cc.lower()}.gif"
-    if not (options.skip_existing and is_whole_gif_file(path)):
+    """With `skip_existing`: the result for a whole flag already in `dest`, else None. With a
+    country name (`--names`), a flag an earlier run saved under the code (its metadata failed
+    then) is kept too, rather than saved again beside it."""
+    if not options.skip_existing:
         return None
-    return Result(cc, Status.SKIPPED, path, path.stat().st_size, attempts=0)
+    for name in dict.fromkeys([stem or cc.lower(), cc.lower()]):
+        path = options.dest / f"{name}.gif"
+        if is_whole_gif_file(path):
+            return Result(cc, Status.SKIPPED, path, path.stat().st_size, attempts=0)
+    return None
 
 
 def safe_name(country: str) -> str | None:

@@ -227,3 +227,24 @@ def test_skip_existing_with_names_keeps_the_named_files(server_url: str, tmp_pat
     again = download(["BR", "US"], options)
     assert again.skipped == 2
     assert sorted(f.name for f in gif_files(tmp_path)) == ["Brazil.gif", "United_States.gif"]
+
+
+@pytest.mark.parametrize("mode", list(Mode))
+def test_skip_existing_with_names_keeps_a_flag_saved_under_its_code(
+    server_url: str, mode: Mode, tmp_path: Path
+) -> None:
+    """An earlier run saved br.gif (its metadata failed then): now that the name is known, the
+    flag is kept, not saved again as Brazil.gif beside it."""
+    (tmp_path / "br.gif").write_bytes(download_bytes(server_url, "BR", tmp_path / "first"))
+    options = Options(base_url=server_url, dest=tmp_path, names=True, skip_existing=True)
+    report = download(["BR"], options, mode)
+    assert (report.skipped, report.ok) == (1, 0)
+    assert [f.name for f in gif_files(tmp_path)] == ["br.gif"]
+
+
+def download_bytes(server_url: str, cc: str, folder: Path) -> bytes:
+    """The bytes of `cc`'s flag, fetched into `folder`."""
+    report = download([cc], Options(base_url=server_url, dest=folder))
+    (result,) = report.results
+    assert result.path is not None
+    return result.path.read_bytes()
