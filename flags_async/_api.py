@@ -41,11 +41,14 @@ def warm_up(mode: Mode, transport: TransportName) -> None:
     load_transport(transport if mode is Mode.ASYNC else TransportName.HTTPX)
 
 
-class Interrupted(Exception):
-    """Ctrl-C (or SIGTERM, from the CLI) during a download. `report` holds what completed."""
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM, from the CLI) during a download. `report` holds what completed.
+
+    A KeyboardInterrupt, as the Ctrl-C it stands for: a caller's `except Exception` lets it
+    through, and one that handles Ctrl-C handles it."""
 
     def __init__(self, report: Report) -> None:
-        super().__init__("interrupted")
+        super().__init__(f"interrupted: {len(report.results)} of {report.requested} codes done")
         self.report = report
 
 

@@ -112,6 +112,9 @@ def test_an_interrupt_reports_what_completed_and_leaves_only_whole_files(
     report = info.value.report
     assert report.interrupted and report.requested == 194
     assert 3 <= len(report.results) < 194
+    # A Ctrl-C still: a caller's `except Exception` does not swallow it.
+    assert isinstance(info.value, KeyboardInterrupt) and not isinstance(info.value, Exception)
+    assert str(info.value) == f"interrupted: {len(report.results)} of 194 codes done"
     assert report.as_dict()["interrupted"] is True
     assert leftovers(tmp_path) == []
     assert all(f.read_bytes().startswith(b"GIF89a") for f in gif_files(tmp_path))
