@@ -71,6 +71,8 @@ def download(
 
     if isinstance(cc_list, str):
         raise TypeError(f"cc_list is a list of codes, not a string: use [{cc_list!r}]")
+    if not isinstance(options, Options):
+        raise TypeError(f"options is an Options, not {options!r}: use Options(base_url=...)")
     cc_list = checked_codes(cc_list)
     mode = Mode(mode)  # "async" will do; "fast" is a ValueError naming the modes
     download_many = strategy(mode)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 DEFAULT_DEST = Path("downloads")
 DEFAULT_MAX_REQ = 100
@@ -97,6 +98,10 @@ class Options:
             raise ValueError(f"timeout must be more than 0 and at most {MAX_TIMEOUT:g} seconds")
         if self.retries < 0:
             raise ValueError("retries must not be negative")
+        parts = urlsplit(self.base_url)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"base_url must be an http:// or https:// URL with a host, "
+                             f"not {self.base_url!r}")
         object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
         object.__setattr__(self, "dest", Path(self.dest))  # a str or any os.PathLike
         object.__setattr__(self, "transport", TransportName(self.transport))  # "httpx" will do

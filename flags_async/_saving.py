@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import itertools
 import os
 import re
@@ -46,8 +47,12 @@ def is_whole_gif_file(path: Path) -> bool:
 
 def prepare_dest(dest: Path) -> None:
     """Create `dest` if needed and prove that files can be written there (a probe file is
-    written and removed), before any download. Raises `OSError` saying why not."""
-    dest.mkdir(parents=True, exist_ok=True)
+    written and removed), before any download. Raises `OSError` saying why not, naming the
+    folder (`NotADirectoryError` for a file)."""
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # all that mkdir says of a file where the folder should be
+        raise NotADirectoryError(errno.ENOTDIR, "Not a directory", str(dest)) from None
     try:
         with tempfile.NamedTemporaryFile(dir=dest, prefix=".flags-async-probe-"):
             pass

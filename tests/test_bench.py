@@ -154,6 +154,7 @@ def test_a_latency_sweep_starts_a_server_per_latency_and_measures_every_mode(
     (["--latency", "0,"], "Invalid value for '--latency': '0,': give milliseconds"),
     (["--latency", "10", "--scenario", "fast"], "not both"),
     (["--modes", ""], "give at least one of sequential, threads, async"),
+    (["-s", "http://127.0.0.1:9/flags", "--latency", "0,20"], "give the one latency"),
     (["--modes", "async,fibers"], "unknown mode fibers: use sequential"),
 ])
 def test_bad_sweeps_are_usage_errors(

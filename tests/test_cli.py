@@ -253,7 +253,7 @@ def test_errors_exit_1_and_name_their_reason(
 
 @pytest.mark.parametrize(("dest", "message"), [
     ("file/sub", "Not a directory: {tmp}/file/sub"),
-    ("file", "not a folder: {tmp}/file"),
+    ("file", "Not a directory: {tmp}/file"),  # the same words as the OS's for file/sub
 ])
 def test_an_unusable_dest_is_one_error_line(
     dest: str, message: str, server_url: str, tmp_path: Path,

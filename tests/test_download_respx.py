@@ -315,3 +315,25 @@ def test_options_refuse_what_a_run_could_not_use(
 def test_an_unknown_mode_is_a_value_error_naming_it(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="'fast' is not a valid Mode"):
         download(["BR"], Options(base_url=BASE, dest=tmp_path), "fast")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("base_url", ["LOCAL", "ftp://127.0.0.1/flags", "http:///flags", ""])
+def test_options_want_an_http_url_with_a_host(base_url: str) -> None:
+    with pytest.raises(ValueError, match="base_url must be an http:// or https:// URL"):
+        Options(base_url=base_url)
+
+
+def test_download_wants_options_not_a_url(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match=r"options is an Options, not 'http://x/flags'"):
+        download(["BR"], "http://x/flags")  # type: ignore[arg-type]
+
+
+def test_a_dest_that_is_a_file_or_a_missing_cacert_is_named(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(NotADirectoryError) as not_a_folder:
+        download(["BR"], Options(base_url=BASE, dest=tmp_path / "file"))
+    assert not_a_folder.value.filename == str(tmp_path / "file")
+    missing = tmp_path / "missing.pem"
+    with pytest.raises(FileNotFoundError) as no_cacert:
+        download(["BR"], Options(base_url=BASE, dest=tmp_path / "d", cacert=missing))
+    assert no_cacert.value.filename == str(missing)

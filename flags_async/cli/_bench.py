@@ -130,6 +130,9 @@ def bench(
     if scenario is None:
         if latency is not None:
             latencies = numbers(latency, float, 0, "milliseconds", "'--latency'")
+            if url is not None and len(latencies) > 1:  # one server cannot be several
+                raise typer.BadParameter("with -s, give the one latency that server adds",
+                                         param_hint="'--latency'")
         elif url is not None:  # a server of the user's: its latency is its own, and unknown
             latencies = []
         else:

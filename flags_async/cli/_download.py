@@ -191,8 +191,6 @@ def download(
         fail(str(exc))
     except BrokenPipeError:  # our output's reader has gone (`| head`): typer exits 1, silently
         raise
-    except FileExistsError as exc:  # all that mkdir(exist_ok=True) says when `-d` is a file
-        fail(f"not a folder: {exc.filename}")
     except OSError as exc:
         fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
     except Interrupted as stop:

@@ -27,7 +27,10 @@ def ssl_context(cacert: Path | None = None) -> ssl.SSLContext:
     Raises `OSError` or `ssl.SSLError` if `cacert` cannot be read."""
     context = httpx.create_ssl_context()
     if cacert is not None:
-        context.load_verify_locations(cafile=cacert)
+        try:
+            context.load_verify_locations(cafile=cacert)
+        except FileNotFoundError as exc:  # ssl's says which error, not which file
+            raise FileNotFoundError(exc.errno, exc.strerror, str(cacert)) from None
     return context
 
 
