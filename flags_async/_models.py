@@ -86,8 +86,11 @@ class Options:
             if not isinstance(getattr(self, name), int) or isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be an int, not {getattr(self, name)!r}")
         for name in ("timeout", "backoff"):
-            if not isinstance(getattr(self, name), int | float):
-                raise TypeError(f"{name} must be a number of seconds, not {getattr(self, name)!r}")
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise TypeError(f"{name} must be a number of seconds, not {value!r}")
+        if not self.backoff >= 0:
+            raise ValueError("backoff must not be negative")
         if self.max_req < 1:
             raise ValueError("max_req must be at least 1")
         if self.max_bytes < 1:
@@ -102,6 +105,7 @@ class Options:
         if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
             raise ValueError(f"base_url must be an http:// or https:// URL with a host, "
                              f"not {self.base_url!r}")
+        _ = parts.port  # a ValueError ("Port out of range 0-65535") only when read
         object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
         object.__setattr__(self, "dest", Path(self.dest))  # a str or any os.PathLike
         object.__setattr__(self, "transport", TransportName(self.transport))  # "httpx" will do

@@ -599,13 +599,14 @@ def test_an_unusable_ssl_cert_file_is_named_in_one_line(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
-    assert main([*command, "-s", server_url]) == 1
+    dest = ["-d", str(tmp_path / "flags")] if command[0] == "download" else []
+    assert main([*command, "-s", server_url, *dest]) == 1
     assert capsys.readouterr().err.strip().splitlines() == [
         f"flags-async: error: cannot use SSL_CERT_FILE={tmp_path / 'missing.pem'}: "
         "No such file or directory"]
 
 
-def test_a_password_in_the_server_url_is_never_shown(
+def test_a_password_in_the_server_url_is_masked_in_reports_and_tables(
     server_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     secret = server_url.replace("http://", "http://bob:s3cret@")

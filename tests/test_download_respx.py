@@ -304,12 +304,15 @@ def test_modes_and_transports_may_be_given_by_name(router: Any, tmp_path: Path) 
     ({"max_req": 2.5}, TypeError, "max_req must be an int"),
     ({"timeout": "3"}, TypeError, "timeout must be a number of seconds"),
     ({"max_bytes": 0}, ValueError, "max_bytes must be at least 1"),
+    ({"timeout": True}, TypeError, "timeout must be a number of seconds"),
+    ({"backoff": -1}, ValueError, "backoff must not be negative"),
+    ({"base_url": "http://127.0.0.1:99999/flags"}, ValueError, "Port out of range"),
 ])
 def test_options_refuse_what_a_run_could_not_use(
     fields: dict[str, Any], error: type[Exception], words: str
 ) -> None:
     with pytest.raises(error, match=words):
-        Options(base_url=BASE, **fields)
+        Options(**{"base_url": BASE, **fields})
 
 
 def test_an_unknown_mode_is_a_value_error_naming_it(tmp_path: Path) -> None:

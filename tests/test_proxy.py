@@ -42,13 +42,13 @@ def free_port() -> int:
 class Proxy:
     """proxy.py on a free loopback port; `saw(url)` waits for its access line for `url`."""
 
-    def __init__(self) -> None:
+    def __init__(self, *options: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.lines: queue.Queue[str] = queue.Queue()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "proxy", "--hostname", "127.0.0.1", "--port", str(self.port),
-             "--num-workers", "1", "--num-acceptors", "1", "--threaded"],
+             "--num-workers", "1", "--num-acceptors", "1", "--threaded", *options],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         threading.Thread(target=self._read, daemon=True).start()
         self._wait_until_it_answers()
@@ -209,3 +209,19 @@ def test_a_trusted_certificate_through_the_proxy_downloads(
     assert main(["download", "-q", "-s", url, "-d", str(tmp_path), "--cacert", str(ca),
                  "BR"]) == 0
     assert "  1 flag downloaded." in capsys.readouterr().out
+
+
+def test_a_proxy_s_credentials_reach_it_decoded_through_the_tunnel_check(
+    https_origin: tuple[str, Path], clean_env: pytest.MonkeyPatch, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A password with an @ is written %40 in a URL; the proxy must be sent the @."""
+    url, ca = https_origin
+    guarded = Proxy("--basic-auth", "user:p@ss")
+    try:
+        with_credentials = guarded.url.replace("http://", "http://user:p%40ss@")
+        assert main(["download", "-q", "-s", url, "-d", str(tmp_path), "--cacert", str(ca),
+                     "--proxy", with_credentials, "BR"]) == 0
+        assert "  1 flag downloaded." in capsys.readouterr().out
+    finally:
+        guarded.stop()

@@ -11,7 +11,7 @@ import typer
 
 from .._codes import CodeError, select_codes
 from .._models import DEFAULT_RETRIES, DEFAULT_TIMEOUT, ServerError
-from ..client._server_url import check_reachable, resolve_server
+from ..client._server_url import check_reachable, proxy_for, resolve_server
 from ._app import EXIT_INTERRUPTED, app, fail, say_interrupted, seconds, trust_store
 from ._report import process_seconds
 
@@ -92,7 +92,6 @@ def bench(
              "(needs flags-async[bench]).")] = None,
 ) -> None:
     """Measure sequential, threaded and async downloading side by side."""
-    from .._api import Interrupted
     from ..bench._runner import (
         CONCURRENCY_LATENCIES,
         DEFAULT_LATENCIES,
@@ -147,7 +146,7 @@ def bench(
     trust_store()  # a bad SSL_CERT_FILE stops the bench here, in one line
     if url is not None:
         try:
-            check_reachable(url, timeout)
+            check_reachable(url, timeout, proxy=proxy_for(url, None))  # as the runs go
         except ServerError as exc:
             fail(str(exc))
 
@@ -172,7 +171,7 @@ def bench(
             typer.echo(format_sweep(results))
     except ServerError as exc:
         fail(str(exc))
-    except (KeyboardInterrupt, Interrupted):  # between runs, or in one
+    except KeyboardInterrupt:  # between runs, or in one (`Interrupted`)
         say_interrupted(ctx)
         raise typer.Exit(EXIT_INTERRUPTED) from None
     if json_out:

@@ -29,8 +29,8 @@ def ssl_context(cacert: Path | None = None) -> ssl.SSLContext:
     if cacert is not None:
         try:
             context.load_verify_locations(cafile=cacert)
-        except FileNotFoundError as exc:  # ssl's says which error, not which file
-            raise FileNotFoundError(exc.errno, exc.strerror, str(cacert)) from None
+        except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+            raise type(exc)(exc.errno, exc.strerror, str(cacert)) from None  # ssl's has no name
     return context
 
 

@@ -77,7 +77,7 @@ def check_reachable(base_url: str, timeout: float, tls: ssl.SSLContext | None = 
                     proxy: str | None = None) -> None:
     """Fail fast: resolve the host and open one connection (with a TLS handshake, verified by
     `tls`, for an https URL) before any download starts; through a proxy, the proxy is what
-    is reached.
+    is reached, and then, through an http:// proxy's tunnel, the https server's handshake.
 
     An unresolvable host, a closed port or a certificate that fails verification would
     otherwise cost one error per code. Raises `ServerError` with one line saying which.
@@ -88,8 +88,8 @@ def check_reachable(base_url: str, timeout: float, tls: ssl.SSLContext | None = 
         asyncio.run(_probe(base_url, timeout, tls))
         return
     asyncio.run(_probe(proxy, timeout, None, "proxy "))
-    if urlsplit(base_url).scheme.lower() == "https":
-        asyncio.run(_probe_tunnel(base_url, proxy, timeout, tls))
+    if urlsplit(base_url).scheme.lower() == "https" and urlsplit(proxy).scheme.lower() == "http":
+        asyncio.run(_probe_tunnel(base_url, proxy, timeout, tls))  # (not TLS within TLS)
 
 
 async def _probe(base_url: str, seconds: float, tls: ssl.SSLContext | None,
@@ -134,12 +134,15 @@ async def _probe(base_url: str, seconds: float, tls: ssl.SSLContext | None,
 
 async def _probe_tunnel(base_url: str, proxy: str, seconds: float,
                         tls: ssl.SSLContext | None) -> None:
-    """The TLS handshake with an https server, through the proxy's CONNECT tunnel, as every
-    request will make it: a certificate that fails verification stops the run here, behind a
-    proxy too (after a failed handshake the sync modes' pool would keep the tunnel:
-    encode/httpcore#1023)."""
+    """The TLS handshake with an https server, through an http:// proxy's CONNECT tunnel, as
+    every request will make it, all within `seconds`: a certificate that fails verification
+    stops the run here, behind a proxy too (after a failed handshake the sync modes' pool
+    would keep the tunnel: encode/httpcore#1023). Anything else that fails is left to the
+    run, which reports it per code."""
     import asyncio
     import base64
+    import contextlib
+    from urllib.parse import unquote
 
     from ._fetch import tls_problem
 
@@ -147,29 +150,30 @@ async def _probe_tunnel(base_url: str, proxy: str, seconds: float,
     host = target.hostname or ""
     authority = f"[{host}]:{target.port or 443}" if ":" in host else f"{host}:{target.port or 443}"
     request = f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n"
-    if via.username is not None:
-        credentials = f"{via.username}:{via.password or ''}".encode()
+    if via.username is not None:  # as httpx sends them: decoded (p%40ss is p@ss)
+        credentials = f"{unquote(via.username)}:{unquote(via.password or '')}".encode()
         request += f"Proxy-Authorization: Basic {base64.b64encode(credentials).decode()}\r\n"
-    where = f"{authority} through the proxy"
+
+    async def handshake() -> None:
+        reader, writer = await asyncio.open_connection(via.hostname, via.port or 80)
+        try:
+            writer.write(f"{request}\r\n".encode())
+            status = (await reader.readuntil(b"\r\n\r\n")).split(b"\r\n", 1)[0].decode("latin-1")
+            if status.split()[1:2] != ["200"]:
+                raise ServerError(f"cannot connect to {authority} through the proxy: it "
+                                  f"answered {status!r}")
+            await writer.start_tls(tls or ssl.create_default_context(), server_hostname=host)
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
     try:
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(via.hostname, via.port or 80), seconds)
-    except (OSError, TimeoutError):
-        return  # the proxy answered a moment ago: what fails now, the run will say per code
-    try:
-        writer.write(f"{request}\r\n".encode())
-        answer = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), seconds)
-        status = answer.split(b"\r\n", 1)[0].decode("latin-1")
-        if status.split()[1:2] != ["200"]:
-            raise ServerError(f"cannot connect to {where}: it answered {status!r}")
-        await asyncio.wait_for(writer.start_tls(tls or ssl.create_default_context(),
-                                                server_hostname=host), seconds)
+        await asyncio.wait_for(handshake(), seconds)
     except (OSError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
         if problem := tls_problem(exc):
-            raise ServerError(f"cannot connect to {where}: {problem}") from None
-        # Anything else (a proxy that hangs up, or is slow) the run will meet and report.
-    finally:
-        writer.close()
+            raise ServerError(f"cannot connect to {authority} through the proxy: {problem}") \
+                from None
 
 
 #: How long `speaks_tls` is given at most: a handshake takes a few round trips, and a server
