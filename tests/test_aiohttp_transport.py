@@ -17,7 +17,7 @@ from flags_async.client._http import ssl_context
 
 
 def transport(max_connections: int | None = 10) -> AiohttpTransport:
-    return AiohttpTransport(verify=ssl_context(),
+    return AiohttpTransport(verify=ssl_context(None),
                             limits=httpx.Limits(max_connections=max_connections))
 
 

@@ -94,7 +94,7 @@ def trust_store(cacert: Path | None = None) -> ssl.SSLContext:
         return str((exc.reason if isinstance(exc, ssl.SSLError) else exc.strerror) or exc)
 
     try:
-        ssl_context()  # what every request trusts, before --cacert adds to it
+        ssl_context(None)  # what every request trusts, before --cacert adds to it
     except OSError as exc:  # ssl.SSLError too
         source = os.environ.get("SSL_CERT_FILE")
         fail(f"cannot use SSL_CERT_FILE={source}: {why(exc)}" if source

@@ -20,10 +20,11 @@ from ._server_url import proxy_for
 
 
 @cache
-def ssl_context(cacert: Path | None = None) -> ssl.SSLContext:
+def ssl_context(cacert: Path | None) -> ssl.SSLContext:
     """The TLS trust store: httpx's default, certifi's CA bundle (or the one `SSL_CERT_FILE` or
     `SSL_CERT_DIR` names), plus the CA certificates in `cacert`; loaded once per process and
-    shared by every client.
+    per `cacert` (always given, so that one store has one cache key) and shared by every
+    client.
     Raises `OSError` or `ssl.SSLError` if `cacert` cannot be read."""
     context = httpx.create_ssl_context()
     if cacert is not None:
