@@ -17,13 +17,12 @@ from flags_async.server._faults import Faults
 from tests.conftest import gif_files, leftovers
 
 MakeServer = Callable[..., AbstractContextManager[str]]
+#: Every mode, and async with each transport.
+VARIANTS = [(Mode.ASYNC, TransportName.AIOHTTP), (Mode.ASYNC, TransportName.HTTPX),
+            (Mode.THREADS, TransportName.HTTPX), (Mode.SEQUENTIAL, TransportName.HTTPX)]
 
 
-@pytest.mark.parametrize(
-    ("mode", "transport"),
-    [(Mode.ASYNC, TransportName.AIOHTTP), (Mode.ASYNC, TransportName.HTTPX),
-     (Mode.THREADS, TransportName.HTTPX), (Mode.SEQUENTIAL, TransportName.HTTPX)],
-)
+@pytest.mark.parametrize(("mode", "transport"), VARIANTS)
 def test_every_code_gives_194_flags_and_482_not_found(
     server_url: str, mode: Mode, transport: TransportName, tmp_path: Path
 ) -> None:
@@ -39,11 +38,7 @@ def test_every_code_gives_194_flags_and_482_not_found(
             assert result.path is not None and result.path.stat().st_size == result.size
 
 
-@pytest.mark.parametrize(
-    ("mode", "transport"),
-    [(Mode.ASYNC, TransportName.AIOHTTP), (Mode.ASYNC, TransportName.HTTPX),
-     (Mode.THREADS, TransportName.HTTPX), (Mode.SEQUENTIAL, TransportName.HTTPX)],
-)
+@pytest.mark.parametrize(("mode", "transport"), VARIANTS)
 def test_a_server_url_with_credentials_works_in_every_mode(
     server_url: str, mode: Mode, transport: TransportName, tmp_path: Path
 ) -> None:
