@@ -82,13 +82,13 @@ class Options:
     give_up_after: int = DEFAULT_GIVE_UP_AFTER
 
     def __post_init__(self) -> None:
-        for name in ("max_req", "retries", "max_bytes", "give_up_after"):
-            if not isinstance(getattr(self, name), int) or isinstance(getattr(self, name), bool):
-                raise TypeError(f"{name} must be an int, not {getattr(self, name)!r}")
-        for name in ("timeout", "backoff"):
+        for name, kind, what in (("max_req", int, "an int"), ("retries", int, "an int"),
+                                 ("max_bytes", int, "an int"), ("give_up_after", int, "an int"),
+                                 ("timeout", int | float, "a number of seconds"),
+                                 ("backoff", int | float, "a number of seconds")):
             value = getattr(self, name)
-            if not isinstance(value, int | float) or isinstance(value, bool):
-                raise TypeError(f"{name} must be a number of seconds, not {value!r}")
+            if not isinstance(value, kind) or isinstance(value, bool):
+                raise TypeError(f"{name} must be {what}, not {value!r}")
         if not self.backoff >= 0:
             raise ValueError("backoff must not be negative")
         if self.max_req < 1:
