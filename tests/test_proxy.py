@@ -225,3 +225,17 @@ def test_a_proxy_s_credentials_reach_it_decoded_through_the_tunnel_check(
         assert "  1 flag downloaded." in capsys.readouterr().out
     finally:
         guarded.stop()
+
+
+@pytest.mark.parametrize("mode", ["async", "threads"])
+def test_an_environment_proxy_without_a_scheme_is_an_http_proxy(
+    mode: str, proxy: Proxy, make_server: MakeServer, clean_env: pytest.MonkeyPatch,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`http_proxy=host:3128`, as many machines set it, and as httpx and curl read it."""
+    clean_env.setenv("http_proxy", proxy.url.removeprefix("http://"))
+    with make_server() as origin:
+        assert main(["download", "-q", "-s", origin, "-d", str(tmp_path), "--mode", mode,
+                     "BR"]) == 0
+        assert proxy.saw(f"{origin}/br/br.gif")
+    assert "  1 flag downloaded." in capsys.readouterr().out

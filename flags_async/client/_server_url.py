@@ -60,7 +60,8 @@ def check_proxy(value: str) -> str:
 
 def proxy_for(url: str, explicit: str | None) -> str | None:
     """The proxy a request to `url` goes through: `explicit` if given, else the environment's
-    as httpx reads it (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY, in either case)."""
+    as httpx reads it (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY, in either case; a
+    value without a scheme, `host:3128`, is an http:// proxy)."""
     if explicit is not None:
         return explicit
     import urllib.request
@@ -69,7 +70,7 @@ def proxy_for(url: str, explicit: str | None) -> str | None:
     proxies = urllib.request.getproxies_environment()
     proxy = proxies.get(parts.scheme) or proxies.get("all")
     if proxy and not urllib.request.proxy_bypass(parts.netloc):
-        return proxy
+        return proxy if "://" in proxy else f"http://{proxy}"
     return None
 
 
