@@ -202,7 +202,7 @@ def download(
             raise typer.Exit(EXIT_INTERRUPTED) from None
         # Else the run was over: its report is whole.
 
-    hint = None if report.interrupted else nothing_found(report)
+    hint = nothing_found(report)
     try:  # directly: a proxy would answer for the server; briefly: a hung server holds on
         if came_to_nothing(report) and not proxy_for(report.server, proxy) and speaks_tls(
                 report.server, min(timeout, TLS_PROBE_S)):

@@ -13,7 +13,7 @@ from typing import TextIO
 from urllib.parse import urlsplit
 
 from .._models import Mode, OnResult, Report, Result, Status, TransportName, ignore_result
-from ..client._server_url import without_password
+from ..client._server_url import authority, without_password
 
 _IMPORTED = time.monotonic()
 
@@ -93,8 +93,7 @@ def came_to_nothing(report: Report) -> bool:
 def tls_hint(report: Report) -> str:
     """What to say of a run that `came_to_nothing` from a server that speaks TLS."""
     parts = urlsplit(report.server)
-    host = parts.hostname or ""
-    where = f"{f'[{host}]' if ':' in host else host}:{parts.port or 80}"  # no credentials
+    where = authority(parts.hostname or "", parts.port or 80)  # not the netloc: no credentials
     return f"No flag came, and {where} speaks TLS: is it an https:// URL?"
 
 

@@ -42,6 +42,11 @@ def resolve_server(value: str) -> tuple[str, str | None]:
     return "URL", value.rstrip("/")
 
 
+def authority(host: str, port: int) -> str:
+    """`host:port` as a URL writes it: an IPv6 host in brackets, `[::1]:8000`."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def without_password(url: str) -> str:
     """`url` fit to be shown or logged: a password in it becomes `***`."""
     parts = urlsplit(url)
@@ -124,13 +129,14 @@ async def _probe(base_url: str, seconds: float, tls: ssl.SSLContext | None,
             continue
         except OSError as exc:
             if problem := tls_problem(exc):
-                raise ServerError(f"cannot connect to {what}{host}:{port}: {problem}") from None
+                raise ServerError(
+                    f"cannot connect to {what}{authority(host, port)}: {problem}") from None
             failure = os.strerror(exc.errno) if exc.errno else str(exc)
             continue
         writer.close()
         await writer.wait_closed()
         return
-    raise ServerError(f"cannot connect to {what}{host}:{port}: {failure}")
+    raise ServerError(f"cannot connect to {what}{authority(host, port)}: {failure}")
 
 
 async def _probe_tunnel(base_url: str, proxy: str, seconds: float,
@@ -149,8 +155,8 @@ async def _probe_tunnel(base_url: str, proxy: str, seconds: float,
 
     target, via = urlsplit(base_url), urlsplit(proxy)
     host = target.hostname or ""
-    authority = f"[{host}]:{target.port or 443}" if ":" in host else f"{host}:{target.port or 443}"
-    request = f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n"
+    where = authority(host, target.port or 443)
+    request = f"CONNECT {where} HTTP/1.1\r\nHost: {where}\r\n"
     if via.username is not None:  # as httpx sends them: decoded (p%40ss is p@ss)
         credentials = f"{unquote(via.username)}:{unquote(via.password or '')}".encode()
         request += f"Proxy-Authorization: Basic {base64.b64encode(credentials).decode()}\r\n"
@@ -161,7 +167,7 @@ async def _probe_tunnel(base_url: str, proxy: str, seconds: float,
             writer.write(f"{request}\r\n".encode())
             status = (await reader.readuntil(b"\r\n\r\n")).split(b"\r\n", 1)[0].decode("latin-1")
             if status.split()[1:2] != ["200"]:
-                raise ServerError(f"cannot connect to {authority} through the proxy: it "
+                raise ServerError(f"cannot connect to {where} through the proxy: it "
                                   f"answered {status!r}")
             await writer.start_tls(tls or ssl.create_default_context(), server_hostname=host)
         finally:
@@ -173,8 +179,7 @@ async def _probe_tunnel(base_url: str, proxy: str, seconds: float,
         await asyncio.wait_for(handshake(), seconds)
     except (OSError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
         if problem := tls_problem(exc):
-            raise ServerError(f"cannot connect to {authority} through the proxy: {problem}") \
-                from None
+            raise ServerError(f"cannot connect to {where} through the proxy: {problem}") from None
 
 
 #: How long `speaks_tls` is given at most: a handshake takes a few round trips, and a server
