@@ -103,8 +103,10 @@ class Options:
             raise ValueError("retries must not be negative")
         parts = urlsplit(self.base_url)
         if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            from .client._server_url import without_password  # here: it imports this module
+
             raise ValueError(f"base_url must be an http:// or https:// URL with a host, "
-                             f"not {self.base_url!r}")
+                             f"not {without_password(self.base_url)!r}")
         _ = parts.port  # a ValueError ("Port out of range 0-65535") only when read
         object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
         object.__setattr__(self, "dest", Path(self.dest))  # a str or any os.PathLike

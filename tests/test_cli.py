@@ -619,3 +619,17 @@ def test_a_password_in_the_server_url_is_masked_in_reports_and_tables(
     assert main(["bench", "-s", secret, "-l", "2", "--runs", "1", "--modes", "async"]) == 0
     out = capsys.readouterr().out
     assert "s3cret" not in out and "server http://bob:***@" in out
+
+
+@pytest.mark.parametrize("args", [
+    ["-s", "http://bob:s3cret@127.0.0.1:99999/flags"],  # port out of range
+    ["-s", "http://bob:s3cret@[::1/flags"],  # a broken IPv6 host
+    ["--proxy", "socks9://bob:s3cret@127.0.0.1:1080"],
+])
+def test_a_password_in_a_url_refused_as_input_is_masked_in_the_error(
+    args: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["download", "BR", "-d", str(tmp_path), *args]) == 2
+    err = capsys.readouterr().err
+    assert "s3cret" not in err and "bob:***@" in err
+

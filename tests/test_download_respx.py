@@ -340,3 +340,9 @@ def test_a_dest_that_is_a_file_or_a_missing_cacert_is_named(tmp_path: Path) -> N
     with pytest.raises(FileNotFoundError) as no_cacert:
         download(["BR"], Options(base_url=BASE, dest=tmp_path / "d", cacert=missing))
     assert no_cacert.value.filename == str(missing)
+
+
+def test_options_refusing_a_base_url_mask_its_password(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"'ftp://bob:\*\*\*@host/flags'") as refused:
+        Options(base_url="ftp://bob:s3cret@host/flags", dest=tmp_path)
+    assert "s3cret" not in str(refused.value)

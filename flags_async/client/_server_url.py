@@ -4,6 +4,7 @@ The EMBEDDED label means the bundled server, started for the command by `server.
 
 from __future__ import annotations
 
+import re
 import ssl
 from urllib.parse import urlsplit
 
@@ -30,7 +31,7 @@ def resolve_server(value: str) -> tuple[str, str | None]:
         parts = urlsplit(value)
         _ = parts.port  # a port that is not a number from 0 to 65535 raises only when read
     except ValueError as exc:  # e.g. "Invalid IPv6 URL", "Port out of range 0-65535"
-        raise ServerError(f"invalid server URL {value!r}: {exc}") from None
+        raise ServerError(f"invalid server URL {without_password(value)!r}: {exc}") from None
     if "://" not in value:
         raise ServerError(
             f"unknown server {value!r}: use one of {', '.join(LABELS)} or an http(s):// URL"
@@ -38,7 +39,7 @@ def resolve_server(value: str) -> tuple[str, str | None]:
     if parts.scheme.lower() not in ("http", "https"):
         raise ServerError(f"unsupported URL scheme {parts.scheme!r}: use http:// or https://")
     if not parts.hostname:
-        raise ServerError(f"no host in server URL {value!r}")
+        raise ServerError(f"no host in server URL {without_password(value)!r}")
     return "URL", value.rstrip("/")
 
 
@@ -48,8 +49,12 @@ def authority(host: str, port: int) -> str:
 
 
 def without_password(url: str) -> str:
-    """`url` fit to be shown or logged: a password in it becomes `***`."""
-    parts = urlsplit(url)
+    """`url` fit to be shown or logged: a password in it becomes `***`, even in a URL too
+    broken to parse (an error message quotes those)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. "Invalid IPv6 URL": mask what looks like user:password@
+        return re.sub(r"(://[^/@:]*:)[^/]*@", r"\1***@", url, count=1)
     if parts.password is None:
         return url
     return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)).geturl()
@@ -59,7 +64,7 @@ def check_proxy(value: str) -> str:
     """A `--proxy` URL, checked; raises `ServerError` saying what is wrong with it."""
     parts = urlsplit(value)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise ServerError(f"invalid proxy URL {value!r}: use http://HOST:PORT")
+        raise ServerError(f"invalid proxy URL {without_password(value)!r}: use http://HOST:PORT")
     return value
 
 
