@@ -6,6 +6,7 @@ import asyncio
 import errno
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -633,3 +634,22 @@ def test_a_password_in_a_url_refused_as_input_is_masked_in_the_error(
     err = capsys.readouterr().err
     assert "s3cret" not in err and "bob:***@" in err
 
+
+
+def test_the_resume_hint_runs_after_a_double_dash_and_masks_a_password(
+    make_server: MakeServer, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    with make_server(Faults(error_rate=1.0)) as failing:
+        secret = failing.replace("http://", "http://bob:s3cret@")
+        assert main(["download", "-q", "--retries", "0", "-s", secret, "-d", str(tmp_path),
+                     "--", "BR", "IN"]) == 1
+    hint = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "s3cret" not in hint
+    assert hint.startswith("To fetch only what is missing (with your password for ***): ")
+    resume = shlex.split(hint.split(": ", 1)[1])
+    assert resume[resume.index("download") + 1] == "--skip-existing"
+    assert resume[-3:] == ["--", "BR", "IN"]
+    with make_server() as working:  # the same command, against a server that answers
+        again = [working if arg.startswith("http://bob:***@") else arg for arg in resume]
+        assert main(again[again.index("download"):]) == 0
+    assert "  2 flags downloaded." in capsys.readouterr().out

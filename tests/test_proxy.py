@@ -168,6 +168,33 @@ def test_a_proxy_that_is_not_a_url_is_a_usage_error(capsys: pytest.CaptureFixtur
     assert "invalid proxy URL 'localhost:3128'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("value", "says"), [
+    ("http://[::1", "Invalid IPv6 URL"),
+    ("http://127.0.0.1:99999", "Port out of range 0-65535"),
+    ("http://127.0.0.1:abc", "Port could not be cast"),
+    ("http://127.0.0.1:0", "use http://HOST:PORT"),
+])
+def test_a_proxy_url_that_does_not_parse_is_a_usage_error_in_one_line(
+    value: str, says: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["download", "-d", str(tmp_path), "--proxy", value, "BR"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"invalid proxy URL {value!r}: {says}" in err[0]
+
+
+@pytest.mark.parametrize("mode", ["async", "threads"])
+def test_an_environment_proxy_that_does_not_parse_stops_the_run_in_one_line(
+    mode: str, server_url: str, clean_env: pytest.MonkeyPatch, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    clean_env.setenv("HTTP_PROXY", "127.0.0.1:abc")
+    assert main(["download", "-d", str(tmp_path), "-s", server_url, "--mode", mode, "BR"]) == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "flags-async: error: invalid proxy URL 'http://127.0.0.1:abc' in the environment's "
+        "HTTP_PROXY or http_proxy: Port could not be cast to integer value as 'abc'"]
+    assert not list(tmp_path.iterdir())
+
+
 @pytest.fixture(scope="module")
 def https_origin(catalogue: Catalogue, tmp_path_factory: pytest.TempPathFactory,
                  ) -> Iterator[tuple[str, Path]]:

@@ -164,6 +164,7 @@ def download(
 
     invocation = ctx.obj if isinstance(ctx.obj, Invocation) else Invocation(None)
     report: Report | None = None
+    route: str | None = None
     try:
         direct = url is None  # the embedded server is always reached directly
         with given_or_started(url, started=invocation.early_server) as flag_server:
@@ -172,8 +173,9 @@ def download(
             tls = trust_store(cacert)
             warm_up(mode, transport or TransportName.AIOHTTP)
             base_url = flag_server.base_url()
+            route = None if direct else proxy_for(base_url, proxy)  # the proxy the run takes
             if not direct:  # the embedded server has just said it listens
-                check_reachable(base_url, timeout, tls, proxy_for(base_url, proxy))
+                check_reachable(base_url, timeout, tls, route)
             options = Options(
                 base_url=base_url, dest=Path(dest), max_req=max_req, timeout=timeout,
                 retries=retries, names=names, transport=transport or TransportName.AIOHTTP,
@@ -204,7 +206,7 @@ def download(
 
     hint = nothing_found(report)
     try:  # directly: a proxy would answer for the server; briefly: a hung server holds on
-        if came_to_nothing(report) and not proxy_for(report.server, proxy) and speaks_tls(
+        if came_to_nothing(report) and route is None and speaks_tls(
                 report.server, min(timeout, TLS_PROBE_S)):
             hint = tls_hint(report)
     except KeyboardInterrupt:  # the run is over and its report whole: only the hint is lost
@@ -227,9 +229,15 @@ def download(
 
 
 def resume_hint(args: list[str]) -> str:
-    """The command that fetches only what this run did not: its own, with `--skip-existing`,
-    spelt as it was run (`flags-async`, or `python -m flags_async` from a checkout)."""
+    """The command that fetches only what this run did not: its own, with `--skip-existing`
+    after the subcommand (so it is never taken for a code, after `--`), spelt as it was run
+    (`flags-async`, or `python -m flags_async` from a checkout), a URL's password masked."""
     program = (["python", "-m", "flags_async"] if sys.argv[0].endswith("__main__.py")
                else ["flags-async"])
-    resume = [*args, *([] if "--skip-existing" in args else ["--skip-existing"])]
-    return f"To fetch only what is missing: {shlex.join([*program, *resume])}"
+    resume = list(args)
+    if "--skip-existing" not in args:
+        at = args.index("download") + 1 if "download" in args else len(args)
+        resume.insert(at, "--skip-existing")
+    shown = [without_password(arg) if "://" in arg else arg for arg in resume]
+    masked = " (with your password for ***)" if shown != resume else ""
+    return f"To fetch only what is missing{masked}: {shlex.join([*program, *shown])}"

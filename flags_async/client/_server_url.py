@@ -60,27 +60,37 @@ def without_password(url: str) -> str:
     return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)).geturl()
 
 
-def check_proxy(value: str) -> str:
-    """A `--proxy` URL, checked; raises `ServerError` saying what is wrong with it."""
-    parts = urlsplit(value)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise ServerError(f"invalid proxy URL {without_password(value)!r}: use http://HOST:PORT")
+def check_proxy(value: str, source: str = "") -> str:
+    """A proxy URL, checked; raises `ServerError` saying what is wrong with it, and, after
+    the URL, where it came from (`source`, such as "in http_proxy"), if given."""
+    where = f" {source}" if source else ""
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # "Port out of range 0-65535" or "could not be cast" only when read
+    except ValueError as exc:  # e.g. "Invalid IPv6 URL"
+        raise ServerError(f"invalid proxy URL {without_password(value)!r}{where}: {exc}") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or port == 0:
+        raise ServerError(
+            f"invalid proxy URL {without_password(value)!r}{where}: use http://HOST:PORT")
     return value
 
 
 def proxy_for(url: str, explicit: str | None) -> str | None:
     """The proxy a request to `url` goes through: `explicit` if given, else the environment's
     as httpx reads it (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY, in either case; a
-    value without a scheme, `host:3128`, is an http:// proxy)."""
+    value without a scheme, `host:3128`, is an http:// proxy). Raises `ServerError` for an
+    environment's proxy that is not a usable URL, naming the variable."""
     if explicit is not None:
         return explicit
     import urllib.request
 
     parts = urlsplit(url)
     proxies = urllib.request.getproxies_environment()
-    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    scheme = parts.scheme if proxies.get(parts.scheme) else "all"
+    proxy = proxies.get(scheme)
     if proxy and not urllib.request.proxy_bypass(parts.netloc):
-        return proxy if "://" in proxy else f"http://{proxy}"
+        return check_proxy(proxy if "://" in proxy else f"http://{proxy}",
+                           f"in the environment's {scheme.upper()}_PROXY or {scheme}_proxy")
     return None
 
 
