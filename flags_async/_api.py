@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import time
+import warnings
 from typing import Protocol
 
 from ._codes import checked_codes
@@ -41,6 +43,20 @@ def warm_up(mode: Mode, transport: TransportName) -> None:
     load_transport(transport if mode is Mode.ASYNC else TransportName.HTTPX)
 
 
+def _within_fd_limit(options: Options, mode: Mode, codes: int) -> Options:
+    """`options`, its `max_req` lowered, with a `ResourceWarning` saying so, if the process
+    may not open that many sockets at once (`client._limits`): every request beyond the
+    limit would fail. The command line fits the limit before it reports the concurrency."""
+    from .client._limits import fit_fd_limit
+
+    wanted = 1 if mode is Mode.SEQUENTIAL else min(options.max_req, codes)
+    fits, note = fit_fd_limit(wanted)
+    if fits >= wanted:
+        return options
+    warnings.warn(note, ResourceWarning, stacklevel=3)
+    return dataclasses.replace(options, max_req=fits)
+
+
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C (or SIGTERM, from the CLI) during a download. `report` holds what completed.
 
@@ -65,7 +81,9 @@ def download(
     thread, once per code as it ends; what it raises stops the run and comes out of this
     function. `elapsed_s` covers the download phase alone: imports, the TLS trust store and the
     folder come first. The cycle collector pauses for the run, in the whole process (see
-    `_gc_pause`). On KeyboardInterrupt, raises `Interrupted` with the codes that completed.
+    `_gc_pause`). A `max_req` the process has too few file descriptors for raises the soft
+    open-file limit, within the hard one, or else is lowered, with a `ResourceWarning`. On
+    KeyboardInterrupt, raises `Interrupted` with the codes that completed.
     """
     from .client._http import ssl_context
 
@@ -79,6 +97,7 @@ def download(
     warm_up(mode, options.transport)  # like the trust store, per-process start-up
     ssl_context(options.cacert)
     prepare_dest(options.dest)
+    options = _within_fd_limit(options, mode, len(cc_list))
     done: dict[str, Result] = {}
     notify = on_result or ignore_result
 

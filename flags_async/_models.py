@@ -107,7 +107,8 @@ class Options:
 
             raise ValueError(f"base_url must be an http:// or https:// URL with a host, "
                              f"not {without_password(self.base_url)!r}")
-        _ = parts.port  # a ValueError ("Port out of range 0-65535") only when read
+        if parts.port == 0:  # a ValueError ("Port out of range 0-65535") only when read
+            raise ValueError("base_url's port must be 1 to 65535, not 0")
         object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
         object.__setattr__(self, "dest", Path(self.dest))  # a str or any os.PathLike
         object.__setattr__(self, "transport", TransportName(self.transport))  # "httpx" will do

@@ -307,6 +307,7 @@ def test_modes_and_transports_may_be_given_by_name(router: Any, tmp_path: Path) 
     ({"timeout": True}, TypeError, "timeout must be a number of seconds"),
     ({"backoff": -1}, ValueError, "backoff must not be negative"),
     ({"base_url": "http://127.0.0.1:99999/flags"}, ValueError, "Port out of range"),
+    ({"base_url": "http://127.0.0.1:0/flags"}, ValueError, "port must be 1 to 65535, not 0"),
 ])
 def test_options_refuse_what_a_run_could_not_use(
     fields: dict[str, Any], error: type[Exception], words: str

@@ -58,6 +58,35 @@ def test_a_hard_limit_too_low_for_max_req_is_said_once_and_the_run_fits_it(
     assert done.stdout.splitlines() == ["194 flags downloaded.", "482 not found.", "  0 errors."]
 
 
+_LIBRARY_RUN = """
+import sys, warnings
+from flags_async import Mode, Options, download, select_codes
+warnings.simplefilter("always")
+report = download(select_codes(every=True), Options(base_url=sys.argv[1], dest=sys.argv[2],
+                  max_req=1000), Mode(sys.argv[3]))
+print(report.ok, report.not_found, report.errors)
+"""
+
+
+@pytest.mark.parametrize("mode", ["async", "threads"])
+def test_the_library_fits_a_hard_limit_too_low_for_max_req_with_a_warning(
+    server_url: str, mode: str, tmp_path: Path
+) -> None:
+    """`download()` called directly, not through the command line: no request is lost to
+    'Too many open files'."""
+    def low_hard_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (200, 200))
+
+    done = subprocess.run(
+        [sys.executable, "-c", _LIBRARY_RUN, server_url, str(tmp_path), mode],
+        capture_output=True, text=True, timeout=120, preexec_fn=low_hard_limit, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["194", "482", "0"]
+    fits = 200 - SPARE_DESCRIPTORS
+    assert (f"ResourceWarning: The open-file limit is 200 (its hard limit), enough for {fits} "
+            f"requests at once, not 676: running with -m {fits}.") in done.stderr
+
+
 def test_nothing_changes_when_the_limit_is_already_enough() -> None:
     soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     assert fit_fd_limit(1) == (1, None)

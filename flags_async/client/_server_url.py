@@ -29,9 +29,11 @@ def resolve_server(value: str) -> tuple[str, str | None]:
         return label, SERVERS[label]
     try:
         parts = urlsplit(value)
-        _ = parts.port  # a port that is not a number from 0 to 65535 raises only when read
+        port = parts.port  # a port that is not a number from 0 to 65535 raises only when read
     except ValueError as exc:  # e.g. "Invalid IPv6 URL", "Port out of range 0-65535"
         raise ServerError(f"invalid server URL {without_password(value)!r}: {exc}") from None
+    if port == 0:  # a port to listen on ("any free one"), never one to connect to
+        raise ServerError(f"invalid server URL {without_password(value)!r}: port 0")
     if "://" not in value:
         raise ServerError(
             f"unknown server {value!r}: use one of {', '.join(LABELS)} or an http(s):// URL"
