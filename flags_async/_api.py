@@ -53,7 +53,7 @@ def _within_fd_limit(options: Options, mode: Mode, codes: int) -> Options:
     fits, note = fit_fd_limit(wanted)
     if fits >= wanted:
         return options
-    warnings.warn(note, ResourceWarning, stacklevel=3)
+    warnings.warn(note or "", ResourceWarning, stacklevel=3)
     return dataclasses.replace(options, max_req=fits)
 
 
