@@ -654,3 +654,25 @@ def test_the_resume_hint_runs_after_a_double_dash_and_masks_a_password(
         again = [working if arg.startswith("http://bob:***@") else arg for arg in resume]
         assert main(again[again.index("download"):]) == 0
     assert "  2 flags downloaded." in capsys.readouterr().out
+
+
+def test_the_early_start_s_guess_knows_download_s_short_options() -> None:
+    """`_early_server` reads the raw arguments before typer loads: its sets of short options
+    must be the command's own, or a new option would be misread."""
+    import typer
+
+    from flags_async import _early_server
+    from flags_async.cli import app
+
+    command = typer.main.get_command(app)
+    assert isinstance(command, typer.core.TyperGroup)
+    download = command.commands["download"]
+    options = [param for param in download.params if isinstance(param, typer.core.TyperOption)]
+    short = {opt[1]: option for option in options for opt in option.opts + option.secondary_opts
+             if len(opt) == 2 and opt[0] == "-"}
+    takes_a_value = {letter for letter, option in short.items() if not option.is_flag}
+    assert takes_a_value == _early_server._TAKE_A_VALUE | {"s"}
+    assert {"s", "h"} == _early_server._NO_EMBEDDED_SHORT
+    assert "s" in short
+    assert command.context_settings["help_option_names"] == ["-h", "--help"]
+    assert any("--server" in option.opts for option in options)
