@@ -103,8 +103,10 @@ def save_flag(image: bytes, dest: Path, stem: str) -> Path:
 def write_atomically(path: Path, data: bytes) -> None:
     """Write `data` to `path` through a temporary file renamed into place.
 
-    A crash, Ctrl-C or a full disk leaves either the old file or the whole new one, and no
-    temporary file behind.
+    An exception, Ctrl-C or a full disk leaves either the old file or the whole new one, and
+    no temporary file behind. A process killed outright (SIGKILL) may leave its temporary
+    `.<name>.<pid>-<n>.part`, never a partial `path`. Nothing is synced to disk: that a power
+    cut spares the new file is the file system's business, as for any program that saves.
     """
     while True:
         tmp = path.with_name(f".{path.stem}.{os.getpid()}-{next(_TMP_SEQ)}.part")

@@ -9,6 +9,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
+from .._saving import write_atomically
 from ._drawing_cache import cached_flag
 
 GIF_TYPE = "image/gif"
@@ -89,6 +90,6 @@ def export(root: Path) -> int:
     for relative, entry in build_catalogue().items():
         path = root / "flags" / relative
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(entry.body)
+        write_atomically(path, entry.body)  # a failure leaves no half-written file
         count += 1
     return count

@@ -13,10 +13,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import tempfile
 import time
 from functools import cache
 from pathlib import Path
+
+from .._saving import write_atomically
 
 #: Seconds after which a `.part` file is taken for one left by a server killed mid-write, not
 #: one another server is writing now.
@@ -103,16 +104,7 @@ def _keep(path: Path, body: bytes) -> bool:
     reading or writing it too); False if it could not be written."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+        write_atomically(path, body)
     except OSError:
-        return False
-    part = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(body)
-        part.replace(path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            part.unlink()
         return False
     return True
