@@ -1,6 +1,6 @@
 """The `flags-async` console script, and `python -m flags_async`.
 
-Before it imports the command line (typer, the commands), which takes a moment, it starts the
+Before it imports the command line (typer, the commands), it starts the
 embedded server if the arguments ask for a download from it (see `_early_server`). A Ctrl-C or
 SIGTERM that lands meanwhile is held, not raised inside an import, and handed to the command
 line once its own handling is in place: the server is stopped, one line is printed, and the

@@ -98,7 +98,7 @@ async def save(writer: Executor, cc: str, image: bytes, attempts: int, stem: str
 
     A save is seen through once handed over: if the download is cancelled meanwhile (Ctrl-C),
     the save still finishes and its result is returned, so an interrupted run counts every
-    file it wrote. Saves take a millisecond or so, and later Ctrl-Cs change nothing.
+    file it wrote. Later Ctrl-Cs change nothing: the save is short, and waited for.
     """
     loop = asyncio.get_running_loop()
     saving = loop.run_in_executor(writer, save_result, cc, image, attempts, stem, options)

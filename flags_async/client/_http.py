@@ -36,7 +36,7 @@ def ssl_context(cacert: Path | None) -> ssl.SSLContext:
 
 
 def load_transport(transport: TransportName) -> None:
-    """Import the engine under `transport` (aiohttp takes about 0.1 s to import)."""
+    """Import the engine under `transport` now, so the download phase does not pay for it."""
     if transport is TransportName.AIOHTTP:
         from . import _aiohttp  # noqa: F401
 
