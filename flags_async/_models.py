@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ._urls import without_password
+
 DEFAULT_DEST = Path("downloads")
 DEFAULT_MAX_REQ = 100
 DEFAULT_TIMEOUT = 10.0
@@ -103,8 +105,6 @@ class Options:
             raise ValueError("retries must not be negative")
         parts = urlsplit(self.base_url)
         if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-            from .client._server_url import without_password  # here: it imports this module
-
             raise ValueError(f"base_url must be an http:// or https:// URL with a host, "
                              f"not {without_password(self.base_url)!r}")
         if parts.port == 0:  # a ValueError ("Port out of range 0-65535") only when read

@@ -24,7 +24,7 @@ from typing import Any
 
 from .._api import download
 from .._models import Mode, Options, TransportName
-from ..client._server_url import without_password
+from .._urls import without_password
 from ..server._embedded import given_or_embedded
 from ..server._faults import PRESETS, Faults
 

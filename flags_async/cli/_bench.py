@@ -11,7 +11,8 @@ import typer
 
 from .._codes import CodeError, select_codes
 from .._models import DEFAULT_RETRIES, DEFAULT_TIMEOUT, ServerError
-from ..client._server_url import check_reachable, proxy_for, resolve_server
+from ..client._probes import check_reachable
+from ..client._server_url import proxy_for, resolve_server
 from ._app import EXIT_INTERRUPTED, app, fail, say_interrupted, seconds, trust_store
 from ._report import process_seconds
 

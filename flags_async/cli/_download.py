@@ -25,17 +25,9 @@ from .._models import (
     TransportName,
 )
 from .._saving import prepare_dest
-from ..client._server_url import (
-    EMBEDDED,
-    LABELS,
-    TLS_PROBE_S,
-    check_proxy,
-    check_reachable,
-    proxy_for,
-    resolve_server,
-    speaks_tls,
-    without_password,
-)
+from .._urls import without_password
+from ..client._probes import TLS_PROBE_S, check_reachable, speaks_tls
+from ..client._server_url import EMBEDDED, LABELS, check_proxy, proxy_for, resolve_server
 from ._app import (
     EXIT_ERRORS,
     EXIT_INTERRUPTED,

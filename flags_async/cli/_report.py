@@ -13,7 +13,7 @@ from typing import TextIO
 from urllib.parse import urlsplit
 
 from .._models import Mode, OnResult, Report, Result, Status, TransportName, ignore_result
-from ..client._server_url import authority, without_password
+from .._urls import authority, without_password
 
 _IMPORTED = time.monotonic()
 
