@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import time
 import warnings
 from typing import Protocol
@@ -12,12 +11,6 @@ from ._codes import checked_codes
 from ._gc_pause import collector_paused
 from ._models import Mode, OnResult, Options, Report, Result, TransportName, ignore_result
 from ._saving import prepare_dest
-
-_STRATEGY_MODULES = {
-    Mode.ASYNC: ".client._async",
-    Mode.THREADS: ".client._threads",
-    Mode.SEQUENTIAL: ".client._sequential",
-}
 
 
 class DownloadMany(Protocol):
@@ -29,8 +22,12 @@ class DownloadMany(Protocol):
 
 def strategy(mode: Mode) -> DownloadMany:
     """The `download_many` of a mode, imported on demand so start-up stays light."""
-    module = importlib.import_module(_STRATEGY_MODULES[mode], __package__)
-    download_many: DownloadMany = module.download_many
+    if mode is Mode.ASYNC:
+        from .client._async import download_many
+    elif mode is Mode.THREADS:
+        from .client._threads import download_many
+    else:
+        from .client._sequential import download_many
     return download_many
 
 

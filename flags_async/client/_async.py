@@ -152,13 +152,17 @@ async def supervisor(cc_list: list[str], options: Options, on_result: OnResult) 
         raise
     finally:
         writer.shutdown(cancel_futures=True)  # first: `report` below may raise again
-        # After Ctrl-C: downloads cancelled while saving saved anyway (see `save`); count them.
-        reported = {result.cc for result in results}
-        for task in to_do:
-            if (task.done() and not task.cancelled() and task.exception() is None
-                    and task.result().cc not in reported):
-                report(task.result())
+        for result in unreported(to_do, results):  # after Ctrl-C: saved anyway (see `save`)
+            report(result)
     return results
+
+
+def unreported(to_do: list[asyncio.Task[Result]], results: list[Result]) -> list[Result]:
+    """The results of finished downloads that are not among `results`."""
+    reported = {result.cc for result in results}
+    return [task.result() for task in to_do
+            if task.done() and not task.cancelled() and task.exception() is None
+            and task.result().cc not in reported]
 
 
 def download_many(cc_list: list[str], options: Options, on_result: OnResult) -> list[Result]:
