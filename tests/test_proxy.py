@@ -266,3 +266,16 @@ def test_an_environment_proxy_without_a_scheme_is_an_http_proxy(
                      "BR"]) == 0
         assert proxy.saw(f"{origin}/br/br.gif")
     assert "  1 flag downloaded." in capsys.readouterr().out
+
+
+def test_the_report_names_the_proxy_the_requests_go_through(
+    proxy: Proxy, make_server: MakeServer, clean_env: pytest.MonkeyPatch, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    clean_env.setenv("HTTP_PROXY", proxy.url.replace("http://", "http://bob:s3cret@"))
+    with make_server() as origin:
+        assert main(["download", "-s", origin, "-d", str(tmp_path / "a"), "BR"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == "Through the proxy " + proxy.url.replace("http://", "http://bob:***@")
+    assert main(["download", "-d", str(tmp_path / "b"), "BR"]) == 0  # the embedded server
+    assert not any("proxy" in line for line in capsys.readouterr().out.splitlines())

@@ -177,7 +177,7 @@ def download(
             actual_req = min(wanted, fits)
             if not (json_out or quiet):
                 typer.echo(initial_report(label, base_url, cc_list, actual_req, mode,
-                                            options.transport_in(mode)))
+                                            options.transport_in(mode), route))
             lines_out = sys.stderr if json_out else sys.stdout
             with progress(len(cc_list), verbose=verbose, out=lines_out) as on_result:
                 report = run_download(cc_list, options, mode, on_result)

@@ -31,8 +31,10 @@ def process_seconds() -> float:
 
 def initial_report(
     label: str, url: str, cc_list: list[str], actual_req: int, mode: Mode,
-    transport: TransportName,
+    transport: TransportName, proxy: str | None = None,
 ) -> str:
+    """The book's opening lines, and the proxy the requests go through, if any: one set in
+    the environment is easily forgotten."""
     few = len(cc_list) <= 10
     cc_msg = ", ".join(cc_list) if few else f"from {cc_list[0]} to {cc_list[-1]}"
     plural = "s" if len(cc_list) != 1 else ""
@@ -42,6 +44,7 @@ def initial_report(
         connections = f"{actual_req} concurrent connections will be used."
     return "\n".join([
         f"{label} site: {without_password(url)}",
+        *([f"Through the proxy {without_password(proxy)}"] if proxy else []),
         f"Searching for {len(cc_list)} flag{plural}: {cc_msg}",
         connections,
         f"Mode: {mode.value}, {transport.value} transport.",
