@@ -134,17 +134,15 @@ class Result:
     named_by: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
+        return {
             "cc": self.cc,
             "status": self.status.value,
             "path": None if self.path is None else str(self.path),
             "bytes": self.size,
             "attempts": self.attempts,
             "error": self.error,
+            "named_by": self.named_by,  # None without --names
         }
-        if self.named_by is not None:
-            data["named_by"] = self.named_by
-        return data
 
 
 #: Called once per finished code, in completion order, on the caller's thread.
@@ -191,7 +189,7 @@ class Report:
         return self.counts[Status.SKIPPED]
 
     def as_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
+        return {
             "server": self.server,
             "mode": self.mode.value,
             "transport": self.transport.value,
@@ -201,8 +199,6 @@ class Report:
             "errors": self.errors,
             "skipped": self.skipped,
             "elapsed_s": round(self.elapsed_s, 4),
+            "interrupted": self.interrupted,
             "results": [r.as_dict() for r in self.results],
         }
-        if self.interrupted:
-            data["interrupted"] = True
-        return data

@@ -178,6 +178,22 @@ def test_json_gives_the_whole_process_time_beside_the_download_phase(tmp_path: P
     assert data["process_s"] > data["elapsed_s"] > 0
 
 
+def test_json_has_the_same_keys_in_every_run(
+    server_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A script may read `data["interrupted"]` or a result's `"named_by"` after any run."""
+    for extra in ([], ["--names"]):
+        assert main(["download", "-s", server_url, "-d", str(tmp_path / str(len(extra))),
+                     "--json", "BR", "ZZ", *extra]) == 0
+        data = json.loads(capsys.readouterr().out)
+        assert data["interrupted"] is False
+        assert [r["named_by"] for r in data["results"]] == (
+            ["metadata", None] if extra else [None, None])
+        assert list(data) == ["server", "mode", "transport", "requested", "ok", "not_found",
+                              "errors", "skipped", "elapsed_s", "interrupted", "results",
+                              "process_s"]
+
+
 def test_quiet_prints_only_the_counts(
     server_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -93,3 +93,24 @@ def test_two_failures_at_once_in_async_mode_stay_a_group(
     with pytest.raises(ExceptionGroup) as raised:
         download(["AD", "AE"], Options(base_url=server_url, dest=tmp_path), Mode.ASYNC)
     assert sorted(str(e) for e in raised.value.exceptions) == ["bug in AD", "bug in AE"]
+
+
+@pytest.mark.parametrize("output", [[], ["--json"], ["-q"], ["-v", "--json"]])
+def test_with_stderr_closed_the_run_goes_on_and_reports_on_stdout(
+    server_url: str, output: list[str], tmp_path: Path,
+) -> None:
+    """`2>&-`, as a cron job or a daemon may run it: Python's `sys.stderr` is then None."""
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        f'"{sys.executable}" -m flags_async download {" ".join(output)} -s {server_url} '
+        f'-d "{tmp_path}" BR IN 2>&-', shell=True, capture_output=True, text=True,
+        timeout=60, check=False)
+    assert done.returncode == 0, done.stdout
+    assert [f.name for f in gif_files(tmp_path)] == ["br.gif", "in.gif"]
+    if "--json" in output:
+        assert json.loads(done.stdout)["ok"] == 2
+    else:
+        assert "2 flags downloaded." in done.stdout

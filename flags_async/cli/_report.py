@@ -123,14 +123,15 @@ def result_line(result: Result) -> str:
 
 @contextlib.contextmanager
 def progress(total: int, *, verbose: bool, out: TextIO) -> Iterator[OnResult]:
-    """A per-code callback: a line each with `verbose`, else a tqdm bar on a terminal's stderr."""
-    if verbose:
+    """A per-code callback: a line each on `out` with `verbose`, else a tqdm bar on a
+    terminal's stderr; nothing where the stream is closed (Python's None: `2>&-`)."""
+    if verbose and out is not None:
         def print_line(result: Result) -> None:
             print(result_line(result), file=out, flush=True)
 
         yield print_line
         return
-    if not sys.stderr.isatty():
+    if verbose or sys.stderr is None or not sys.stderr.isatty():
         yield ignore_result
         return
     from tqdm import tqdm  # only when there is a terminal to draw on
