@@ -54,6 +54,16 @@ def _within_fd_limit(options: Options, mode: Mode, codes: int) -> Options:
     return dataclasses.replace(options, max_req=fits)
 
 
+def _event_loop_running() -> bool:
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C (or SIGTERM, from the CLI) during a download. `report` holds what completed.
 
@@ -80,7 +90,8 @@ def download(
     folder come first. The cycle collector pauses for the run, in the whole process (see
     `_gc_pause`). A `max_req` the process has too few file descriptors for raises the soft
     open-file limit, within the hard one, or else is lowered, with a `ResourceWarning`. On
-    KeyboardInterrupt, raises `Interrupted` with the codes that completed.
+    KeyboardInterrupt, raises `Interrupted` with the codes that completed. Async mode runs
+    its own event loop, so it is a `RuntimeError` in a thread that runs one.
     """
     from .client._http import ssl_context
 
@@ -90,6 +101,10 @@ def download(
         raise TypeError(f"options is an Options, not {options!r}: use Options(base_url=...)")
     cc_list = checked_codes(cc_list)
     mode = Mode(mode)  # "async" will do; "fast" is a ValueError naming the modes
+    if mode is Mode.ASYNC and _event_loop_running():
+        raise RuntimeError("download() in async mode runs its own event loop, and this thread "
+                           "runs one already (a notebook, an async app): call it in a thread, "
+                           "`await asyncio.to_thread(download, ...)`")
     download_many = strategy(mode)
     warm_up(mode, options.transport)  # like the trust store, per-process start-up
     ssl_context(options.cacert)

@@ -347,3 +347,25 @@ def test_options_refusing_a_base_url_mask_its_password(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"'ftp://bob:\*\*\*@host/flags'") as refused:
         Options(base_url="ftp://bob:s3cret@host/flags", dest=tmp_path)
     assert "s3cret" not in str(refused.value)
+
+
+def test_async_mode_inside_a_running_event_loop_says_how_to_call_it(tmp_path: Path) -> None:
+    """As in a notebook: a clear error before anything is done, and no coroutine left
+    unawaited; in a thread it works."""
+    import asyncio
+    import warnings
+
+    async def in_a_loop() -> None:
+        with pytest.raises(RuntimeError, match=r"asyncio\.to_thread\(download"):
+            download(["BR"], Options(base_url=BASE, dest=tmp_path / "no"))
+        with respx.mock(base_url=BASE) as mock:
+            mock.get("/br/br.gif").respond(content=GIF)
+            options = Options(base_url=BASE, dest=tmp_path / "yes",
+                              transport=TransportName.HTTPX)  # what respx mocks
+            report = await asyncio.to_thread(download, ["BR"], options)
+        assert report.ok == 1
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "coroutine ... was never awaited" would fail here
+        asyncio.run(in_a_loop())
+    assert not (tmp_path / "no").exists()
