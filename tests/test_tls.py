@@ -241,3 +241,25 @@ def test_serve_certfile_and_ssl_cert_file_work_together(
     assert done.returncode == 0, done.stderr
     assert "  2 flags downloaded." in done.stdout
 
+
+
+def test_serve_says_which_part_of_a_certificate_is_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """OpenSSL says only "PEM lib": trustme, like most tools, writes the key apart."""
+    issued = trustme.CA().issue_cert("127.0.0.1")
+    cert, key = tmp_path / "server.pem", tmp_path / "server.key"
+    for blob in issued.cert_chain_pems:
+        with cert.open("ab") as out:
+            out.write(blob.bytes())
+    issued.private_key_pem.write_to_path(str(key))
+    cases = [
+        (["--certfile", str(cert)], f"no private key in {cert}: give its key file with --keyfile"),
+        (["--certfile", str(key)], f"no certificate in {key}"),
+        (["--certfile", str(cert), "--keyfile", str(cert)], f"no private key in {cert}"),
+    ]
+    for args, says in cases:
+        assert main(["serve", "--port", "0", *args]) == 1
+        assert capsys.readouterr().err.strip().splitlines() == [
+            f"flags-async: error: cannot use the certificate {args[1]}: {says}"]
+    tls_context(str(cert), str(key))  # the two together are what it takes
