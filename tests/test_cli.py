@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -692,3 +693,17 @@ def test_the_early_start_s_guess_knows_download_s_short_options() -> None:
     assert "s" in short
     assert command.context_settings["help_option_names"] == ["-h", "--help"]
     assert any("--server" in option.opts for option in options)
+
+
+def test_a_flag_that_names_could_not_name_is_said_per_line_and_counted() -> None:
+    from flags_async import Mode, Report, Result, Status, TransportName
+    from flags_async.cli._report import final_report, result_line
+
+    named = Result("BR", Status.OK, Path("d/Brazil.gif"), 4804, 1, named_by="metadata")
+    by_code = Result("AD", Status.OK, Path("d/ad.gif"), 4804, 1, named_by="code")
+    assert result_line(named) == "BR ok"
+    assert result_line(by_code) == "AD ok, as ad.gif"
+    report = Report("http://h/flags", Mode.ASYNC, TransportName.AIOHTTP, [by_code, named],
+                    0.5, 2)
+    assert "1 saved as <cc>.gif: their metadata.json was unusable." in final_report(report)
+    assert "metadata" not in final_report(replace(report, results=[named]))

@@ -100,7 +100,8 @@ def download(
         "--max-bytes", min=1, metavar="BYTES", help="Abandon a body larger than this.",
     )] = DEFAULT_MAX_BYTES,
     names: Annotated[bool, typer.Option(
-        "--names", help="Name files after the country in <cc>/metadata.json (book's flags3).",
+        "--names", help="Name files after the country in <cc>/metadata.json (book's flags3); "
+                        "<cc>.gif when it is unusable, and --skip-existing keeps that file.",
     )] = False,
     skip_existing: Annotated[bool, typer.Option(
         "--skip-existing", help="Resume: keep whole flags already in DIR (counted as skipped); "

@@ -102,8 +102,10 @@ def tls_hint(report: Report) -> str:
 
 def final_report(report: Report, hint: str | None = None) -> str:
     """The book's final report, and `hint` (what the result suggests is wrong) at its end."""
-    lines = ["-" * 20, counts_report(report, reasons=True),
-             f"Elapsed time: {report.elapsed_s:.2f}s"]
+    lines = ["-" * 20, counts_report(report, reasons=True)]
+    if by_code := sum(result.named_by == "code" for result in report.results):
+        lines.append(f"{by_code} saved as <cc>.gif: their metadata.json was unusable.")
+    lines.append(f"Elapsed time: {report.elapsed_s:.2f}s")
     if report.interrupted:
         lines.append(f"Interrupted: {len(report.results)} of {report.requested} codes done.")
     if hint:
@@ -112,8 +114,11 @@ def final_report(report: Report, hint: str | None = None) -> str:
 
 
 def result_line(result: Result) -> str:
-    """One line per code for `--verbose`: `BR ok`, `XX not found`, `ZZ error: HTTP 503`."""
+    """One line per code for `--verbose`: `BR ok`, `XX not found`, `ZZ error: HTTP 503`, and
+    `AD ok, as ad.gif` when `--names` found no usable name."""
     text = f"{result.cc} {result.status.value.replace('_', ' ')}"
+    if result.named_by == "code" and result.path is not None:
+        text += f", as {result.path.name}"
     if result.status is Status.ERROR:
         text += f": {result.error}"
     if result.attempts > 1:
