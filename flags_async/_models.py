@@ -103,12 +103,9 @@ class Options:
             raise ValueError(f"timeout must be more than 0 and at most {MAX_TIMEOUT:g} seconds")
         if self.retries < 0:
             raise ValueError("retries must not be negative")
-        parts = urlsplit(self.base_url)
-        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"base_url must be an http:// or https:// URL with a host, "
-                             f"not {without_password(self.base_url)!r}")
-        if parts.port == 0:  # a ValueError ("Port out of range 0-65535") only when read
-            raise ValueError("base_url's port must be 1 to 65535, not 0")
+        _check_http_url("base_url", self.base_url)
+        if self.proxy is not None:
+            _check_http_url("proxy", self.proxy)
         object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
         object.__setattr__(self, "dest", Path(self.dest))  # a str or any os.PathLike
         object.__setattr__(self, "transport", TransportName(self.transport))  # "httpx" will do
@@ -118,6 +115,21 @@ class Options:
     def transport_in(self, mode: Mode) -> TransportName:
         """What carries the bytes in `mode`: the sync modes always use httpx's own."""
         return self.transport if mode is Mode.ASYNC else TransportName.HTTPX
+
+
+def _check_http_url(name: str, url: str) -> None:
+    """A ValueError, naming the field and quoting `url` (its password masked), unless `url`
+    is an http:// or https:// URL with a host and, if it says one, a port from 1 to 65535."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # "Port out of range 0-65535" only when read
+    except ValueError as exc:  # also "Invalid IPv6 URL"
+        raise ValueError(f"{name} {without_password(url)!r}: {exc}") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{name} must be an http:// or https:// URL with a host, "
+                         f"not {without_password(url)!r}")
+    if port == 0:
+        raise ValueError(f"{name}'s port must be 1 to 65535, not 0")
 
 
 @dataclass(frozen=True, slots=True)
