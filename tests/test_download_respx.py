@@ -252,11 +252,13 @@ def test_the_json_report_has_the_documented_shape(
     report = download(["BR", "ZZ"], Options(base_url=BASE, dest=tmp_path, transport=transport))
     data = report.as_dict()
     assert set(data) == {"server", "mode", "transport", "requested", "ok", "not_found", "errors",
-                         "skipped", "elapsed_s", "results"}
+                         "skipped", "elapsed_s", "interrupted", "results"}
+    assert data["interrupted"] is False
     assert (data["server"], data["mode"], data["transport"]) == (BASE, "async", transport.value)
     assert (data["requested"], data["ok"], data["not_found"], data["errors"]) == (2, 1, 1, 0)
     assert data["results"][0] == {"cc": "BR", "status": "ok", "path": str(tmp_path / "br.gif"),
-                                  "bytes": len(GIF), "attempts": 1, "error": None}
+                                  "bytes": len(GIF), "attempts": 1, "error": None,
+                                  "named_by": None}
     assert data["results"][1]["status"] == "not_found"
     assert isinstance(data["elapsed_s"], float) and data["elapsed_s"] >= 0
 

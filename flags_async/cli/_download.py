@@ -175,9 +175,8 @@ def download(
                 max_bytes=max_bytes, skip_existing=skip_existing, cacert=cacert,
                 proxy=None if direct else proxy, direct=direct, give_up_after=give_up_after,
             )
-            actual_req = min(wanted, fits)
             if not (json_out or quiet):
-                typer.echo(initial_report(label, base_url, cc_list, actual_req, mode,
+                typer.echo(initial_report(label, base_url, cc_list, min(wanted, fits), mode,
                                             options.transport_in(mode), route))
             lines_out = sys.stderr if json_out else sys.stdout
             with progress(len(cc_list), verbose=verbose, out=lines_out) as on_result:
@@ -197,28 +196,43 @@ def download(
             raise typer.Exit(EXIT_INTERRUPTED) from None
         # Else the run was over: its report is whole.
 
+    hint = diagnosis(report, route, timeout)
+    with stop_signals_ignored():  # the report is printed whole, whatever comes now
+        print_report(report, hint, json_out=json_out, quiet=quiet, args=invocation.args)
+    if report.interrupted:
+        raise typer.Exit(EXIT_INTERRUPTED)
+    raise typer.Exit(EXIT_ERRORS if report.errors or hint else EXIT_OK)
+
+
+def diagnosis(report: Report, route: str | None, timeout: float) -> str | None:
+    """What the run's result suggests is wrong, if anything: a wrong URL (every code 404), or
+    an http:// URL to a server that speaks TLS (checked directly, since a proxy would answer
+    for the server, and briefly, since a hung server would hold the report)."""
     hint = nothing_found(report)
-    try:  # directly: a proxy would answer for the server; briefly: a hung server holds on
+    try:
         if came_to_nothing(report) and route is None and speaks_tls(
                 report.server, min(timeout, TLS_PROBE_S)):
             hint = tls_hint(report)
     except KeyboardInterrupt:  # the run is over and its report whole: only the hint is lost
         pass
-    with stop_signals_ignored():  # the report is printed whole, whatever comes now
-        if json_out:
-            typer.echo(json.dumps({**report.as_dict(), "server": without_password(report.server),
-                                   "process_s": round(process_seconds(), 3)}))
-        elif quiet:
-            typer.echo(counts_report(report))
-        else:
-            typer.echo(final_report(report, hint))
-        if (report.errors or report.interrupted) and invocation.args is not None and not hint:
-            typer.echo(resume_hint(invocation.args), err=json_out or quiet)
-        if hint and (json_out or quiet):  # the text report says it already
-            typer.echo(hint, err=True)
-    if report.interrupted:
-        raise typer.Exit(EXIT_INTERRUPTED)
-    raise typer.Exit(EXIT_ERRORS if report.errors or hint else EXIT_OK)
+    return hint
+
+
+def print_report(report: Report, hint: str | None, *, json_out: bool, quiet: bool,
+                 args: list[str] | None) -> None:
+    """The report in the form asked for, then, on stderr unless the text report holds them,
+    the hint and how to resume (when `args`, the command line, is known)."""
+    if json_out:
+        typer.echo(json.dumps({**report.as_dict(), "server": without_password(report.server),
+                               "process_s": round(process_seconds(), 3)}))
+    elif quiet:
+        typer.echo(counts_report(report))
+    else:
+        typer.echo(final_report(report, hint))
+    if (report.errors or report.interrupted) and args is not None and not hint:
+        typer.echo(resume_hint(args), err=json_out or quiet)
+    if hint and (json_out or quiet):  # the text report says it already
+        typer.echo(hint, err=True)
 
 
 def resume_hint(args: list[str]) -> str:
