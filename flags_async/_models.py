@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from ._urls import without_password
+from ._urls import NOT_HTTP, url_problem, without_password
 
 DEFAULT_DEST = Path("downloads")
 DEFAULT_MAX_REQ = 100
@@ -118,18 +117,14 @@ class Options:
 
 
 def _check_http_url(name: str, url: str) -> None:
-    """A ValueError, naming the field and quoting `url` (its password masked), unless `url`
-    is an http:// or https:// URL with a host and, if it says one, a port from 1 to 65535."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port  # "Port out of range 0-65535" only when read
-    except ValueError as exc:  # also "Invalid IPv6 URL"
-        raise ValueError(f"{name} {without_password(url)!r}: {exc}") from None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+    """A ValueError naming the field, quoting `url` (its password masked), unless `url` can
+    be a server's or a proxy's address (see `_urls.url_problem`)."""
+    problem = url_problem(url)
+    if problem == NOT_HTTP:
         raise ValueError(f"{name} must be an http:// or https:// URL with a host, "
                          f"not {without_password(url)!r}")
-    if port == 0:
-        raise ValueError(f"{name}'s port must be 1 to 65535, not 0")
+    if problem:
+        raise ValueError(f"{name} {without_password(url)!r}: {problem}")
 
 
 @dataclass(frozen=True, slots=True)

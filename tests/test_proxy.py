@@ -172,7 +172,7 @@ def test_a_proxy_that_is_not_a_url_is_a_usage_error(capsys: pytest.CaptureFixtur
     ("http://[::1", "Invalid IPv6 URL"),
     ("http://127.0.0.1:99999", "Port out of range 0-65535"),
     ("http://127.0.0.1:abc", "Port could not be cast"),
-    ("http://127.0.0.1:0", "use http://HOST:PORT"),
+    ("http://127.0.0.1:0", "port 0"),
 ])
 def test_a_proxy_url_that_does_not_parse_is_a_usage_error_in_one_line(
     value: str, says: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from .._models import ServerError
-from .._urls import without_password
+from .._urls import NOT_HTTP, url_problem, without_password
 
 EMBEDDED = "EMBEDDED"
 SERVERS = {
@@ -49,14 +49,9 @@ def check_proxy(value: str, source: str = "") -> str:
     """A proxy URL, checked; raises `ServerError` saying what is wrong with it, and, after
     the URL, where it came from (`source`, such as "in http_proxy"), if given."""
     where = f" {source}" if source else ""
-    try:
-        parts = urlsplit(value)
-        port = parts.port  # "Port out of range 0-65535" or "could not be cast" only when read
-    except ValueError as exc:  # e.g. "Invalid IPv6 URL"
-        raise ServerError(f"invalid proxy URL {without_password(value)!r}{where}: {exc}") from None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or port == 0:
-        raise ServerError(
-            f"invalid proxy URL {without_password(value)!r}{where}: use http://HOST:PORT")
+    if problem := url_problem(value):
+        raise ServerError(f"invalid proxy URL {without_password(value)!r}{where}: "
+                          f"{'use http://HOST:PORT' if problem == NOT_HTTP else problem}")
     return value
 
 
