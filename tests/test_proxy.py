@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from flags_async import Mode, Options, TransportName, download
+from flags_async import Mode, Options, ServerError, TransportName, download
 from flags_async.cli import main
 from flags_async.server._app import make_app
 from flags_async.server._catalogue import Catalogue
@@ -279,3 +279,27 @@ def test_the_report_names_the_proxy_the_requests_go_through(
     assert lines[1] == "Through the proxy " + proxy.url.replace("http://", "http://bob:***@")
     assert main(["download", "-d", str(tmp_path / "b"), "BR"]) == 0  # the embedded server
     assert not any("proxy" in line for line in capsys.readouterr().out.splitlines())
+
+
+@pytest.mark.parametrize("mode", ["async", "threads", "sequential"])
+def test_an_unusable_environment_proxy_for_another_scheme_is_one_line_in_every_mode(
+    mode: str, server_url: str, clean_env: pytest.MonkeyPatch, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """httpx reads every proxy variable, whatever the server's scheme: an http:// server
+    beside a broken HTTPS_PROXY, or a SOCKS proxy (a library httpx does not have here)."""
+    for variable, value, says in [
+        ("HTTPS_PROXY", "http://127.0.0.1:abc", "Port could not be cast to integer value"),
+        ("ALL_PROXY", "socks5://127.0.0.1:1080", "use http://HOST:PORT"),
+    ]:
+        clean_env.setenv(variable, value)
+        assert main(["download", "-d", str(tmp_path), "-s", server_url, "--mode", mode,
+                     "BR"]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [f"flags-async: error: invalid proxy URL {value!r} in the environment's "
+                       f"{variable} or {variable.lower()}: " + err[0].rsplit(": ", 1)[1]]
+        assert says in err[0]
+        with pytest.raises(ServerError, match=variable):  # the library says the same
+            download(["BR"], Options(base_url=server_url, dest=tmp_path), Mode(mode))
+        clean_env.delenv(variable)
+    assert not list(tmp_path.iterdir())

@@ -16,7 +16,7 @@ import httpx
 from .._models import Options, TransportName
 from ._cookie_skip import skip_cookie_parsing
 from ._fetch import MAX_REDIRECTS
-from ._server_url import proxy_for
+from ._server_url import environment_proxies, proxy_for
 
 
 @cache
@@ -58,6 +58,7 @@ def async_client(options: Options) -> httpx.AsyncClient:
         transport = AiohttpTransport(verify=ssl_context(options.cacert), limits=limits,
                                      proxy=proxy, trust_env=False)
         return skip_cookie_parsing(httpx.AsyncClient(transport=transport, **settings))
+    check_environment_proxies(options)
     return skip_cookie_parsing(httpx.AsyncClient(
         verify=ssl_context(options.cacert), proxy=options.proxy, trust_env=not options.direct,
         **settings))
@@ -69,8 +70,16 @@ def sync_client(options: Options) -> httpx.Client:
     limits = httpx.Limits(
         max_connections=options.max_req, max_keepalive_connections=options.max_req
     )
+    check_environment_proxies(options)
     return skip_cookie_parsing(httpx.Client(
         verify=ssl_context(options.cacert), limits=limits, proxy=options.proxy,
         trust_env=not options.direct, timeout=options.timeout, follow_redirects=True,
         max_redirects=MAX_REDIRECTS,
     ))
+
+
+def check_environment_proxies(options: Options) -> None:
+    """A `ServerError` now, naming the variable, for an unusable proxy in the environment
+    that httpx is about to read (it would raise its own error, or import a SOCKS library)."""
+    if not options.direct and options.proxy is None:
+        environment_proxies()

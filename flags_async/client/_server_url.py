@@ -55,20 +55,33 @@ def check_proxy(value: str, source: str = "") -> str:
     return value
 
 
+def environment_proxies() -> dict[str, str]:
+    """The environment's proxies by scheme ("http", "https", "all"), as httpx and curl read
+    them (HTTP_PROXY, HTTPS_PROXY and ALL_PROXY, in either case; a value without a scheme,
+    `host:3128`, is an http:// proxy). Raises `ServerError` naming the variable of one that
+    is not a usable URL: httpx reads every one of them, whatever the server's scheme."""
+    import urllib.request
+
+    found = {}
+    for scheme, value in urllib.request.getproxies_environment().items():
+        if scheme in ("http", "https", "all") and value:
+            found[scheme] = check_proxy(value if "://" in value else f"http://{value}",
+                                        f"in the environment's {scheme.upper()}_PROXY or "
+                                        f"{scheme}_proxy")
+    return found
+
+
 def proxy_for(url: str, explicit: str | None) -> str | None:
     """The proxy a request to `url` goes through: `explicit` if given, else the environment's
-    as httpx reads it (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY, in either case; a
-    value without a scheme, `host:3128`, is an http:// proxy). Raises `ServerError` for an
-    environment's proxy that is not a usable URL, naming the variable."""
+    (see `environment_proxies`, which raises for an unusable one; NO_PROXY as httpx reads
+    it)."""
     if explicit is not None:
         return explicit
     import urllib.request
 
     parts = urlsplit(url)
-    proxies = urllib.request.getproxies_environment()
-    scheme = parts.scheme if proxies.get(parts.scheme) else "all"
-    proxy = proxies.get(scheme)
+    proxies = environment_proxies()
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
     if proxy and not urllib.request.proxy_bypass(parts.netloc):
-        return check_proxy(proxy if "://" in proxy else f"http://{proxy}",
-                           f"in the environment's {scheme.upper()}_PROXY or {scheme}_proxy")
+        return proxy
     return None
