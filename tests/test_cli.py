@@ -707,3 +707,13 @@ def test_a_flag_that_names_could_not_name_is_said_per_line_and_counted() -> None
                     0.5, 2)
     assert "1 saved as <cc>.gif: their metadata.json was unusable." in final_report(report)
     assert "metadata" not in final_report(replace(report, results=[named]))
+
+
+@pytest.mark.parametrize("arg", ["--server=http://bob:s3cret@127.0.0.1:1/flags",
+                                 "-shttp://bob:s3cret@127.0.0.1:1/flags",
+                                 "--proxy=http://bob:s3cret@127.0.0.1:3128"])
+def test_the_resume_hint_masks_a_password_given_with_its_option(arg: str) -> None:
+    from flags_async.cli._download import resume_hint
+
+    hint = resume_hint(["download", arg, "BR"])
+    assert "s3cret" not in hint and arg.replace("s3cret", "***") in shlex.split(hint)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -245,6 +246,13 @@ def resume_hint(args: list[str]) -> str:
     if "--skip-existing" not in args:
         at = args.index("download") + 1 if "download" in args else len(args)
         resume.insert(at, "--skip-existing")
-    shown = [without_password(arg) if "://" in arg else arg for arg in resume]
+    shown = [_password_masked(arg) for arg in resume]
     masked = " (with your password for ***)" if shown != resume else ""
     return f"To fetch only what is missing{masked}: {shlex.join([*program, *shown])}"
+
+
+def _password_masked(arg: str) -> str:
+    """`arg` with the password of an http(s) URL in it masked, the URL alone (`-s URL`) or
+    after its option (`--server=URL`, `-sURL`)."""
+    url = re.search(r"https?://", arg, re.IGNORECASE)
+    return arg if url is None else arg[:url.start()] + without_password(arg[url.start():])
