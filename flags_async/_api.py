@@ -41,7 +41,7 @@ def warm_up(mode: Mode, transport: TransportName) -> None:
 
 
 def _within_fd_limit(options: Options, mode: Mode, codes: int) -> Options:
-    """`options`, its `max_req` lowered, with a `ResourceWarning` saying so, if the process
+    """`options`, its `max_req` lowered, with a `RuntimeWarning` saying so, if the process
     may not open that many sockets at once (`client._limits`): every request beyond the
     limit would fail. The command line fits the limit before it reports the concurrency."""
     from .client._limits import fit_fd_limit
@@ -50,7 +50,7 @@ def _within_fd_limit(options: Options, mode: Mode, codes: int) -> Options:
     fits, note = fit_fd_limit(wanted)
     if fits >= wanted:
         return options
-    warnings.warn(note or "", ResourceWarning, stacklevel=3)
+    warnings.warn(note or "", RuntimeWarning, stacklevel=3)  # shown by default
     return dataclasses.replace(options, max_req=fits)
 
 
@@ -89,7 +89,7 @@ def download(
     function. `elapsed_s` covers the download phase alone: imports, the TLS trust store and the
     folder come first. The cycle collector pauses for the run, in the whole process (see
     `_gc_pause`). A `max_req` the process has too few file descriptors for raises the soft
-    open-file limit, within the hard one, or else is lowered, with a `ResourceWarning`. On
+    open-file limit, within the hard one, or else is lowered, with a `RuntimeWarning`. On
     KeyboardInterrupt, raises `Interrupted` with the codes that completed. Async mode runs
     its own event loop, so it is a `RuntimeError` in a thread that runs one.
     """

@@ -59,9 +59,8 @@ def test_a_hard_limit_too_low_for_max_req_is_said_once_and_the_run_fits_it(
 
 
 _LIBRARY_RUN = """
-import sys, warnings
+import sys
 from flags_async import Mode, Options, download, select_codes
-warnings.simplefilter("always")
 report = download(select_codes(every=True), Options(base_url=sys.argv[1], dest=sys.argv[2],
                   max_req=1000), Mode(sys.argv[3]))
 print(report.ok, report.not_found, report.errors)
@@ -73,7 +72,7 @@ def test_the_library_fits_a_hard_limit_too_low_for_max_req_with_a_warning(
     server_url: str, mode: str, tmp_path: Path
 ) -> None:
     """`download()` called directly, not through the command line: no request is lost to
-    'Too many open files'."""
+    'Too many open files', and the warning shows under Python's default filters."""
     def low_hard_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (200, 200))
 
@@ -83,7 +82,7 @@ def test_the_library_fits_a_hard_limit_too_low_for_max_req_with_a_warning(
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["194", "482", "0"]
     fits = 200 - SPARE_DESCRIPTORS
-    assert (f"ResourceWarning: The open-file limit is 200 (its hard limit), enough for {fits} "
+    assert (f"RuntimeWarning: The open-file limit is 200 (its hard limit), enough for {fits} "
             f"requests at once, not 676: running with -m {fits}.") in done.stderr
 
 
@@ -139,3 +138,20 @@ def test_a_run_of_676_codes_at_1000_requests_stays_under_120_mb(
     assert code == 0, err
     assert json.loads(out)["ok"] == 194
     assert peak_kib < 120 * 1024
+
+
+def test_bench_fits_a_hard_limit_too_low_and_its_table_says_what_ran(
+    server_url: str,
+) -> None:
+    def low_hard_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (200, 200))
+
+    done = subprocess.run(
+        [sys.executable, "-m", "flags_async", "bench", "-s", server_url, "-e", "--max-req",
+         "10,1000", "--runs", "1", "--modes", "async", "--json"],
+        capture_output=True, text=True, timeout=120, preexec_fn=low_hard_limit, check=False)
+    assert done.returncode == 0, done.stderr
+    fits = 200 - SPARE_DESCRIPTORS
+    assert f"enough for {fits} requests at once, not 1000" in done.stderr
+    runs = json.loads(done.stdout)["scenarios"][0]["runs"]
+    assert sorted((run["max_req"], run["errors"]) for run in runs) == [(10, 0), (fits, 0)]

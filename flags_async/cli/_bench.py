@@ -11,6 +11,7 @@ import typer
 
 from .._codes import CodeError, select_codes
 from .._models import DEFAULT_RETRIES, DEFAULT_TIMEOUT, ServerError
+from ..client._limits import fit_fd_limit
 from ..client._probes import check_reachable
 from ..client._server_url import proxy_for, resolve_server
 from ._app import EXIT_INTERRUPTED, app, fail, say_interrupted, seconds, trust_store
@@ -156,13 +157,19 @@ def bench(
                    f"{run.elapsed_s:7.3f}s ({run.requested} codes: {run.ok} ok, "
                    f"{run.not_found} not found, {run.errors} errors)", err=True)
 
+    # As `download` does: the runs fit the open-file limit, and the tables say what they ran.
+    wanted = max(max_reqs or [spec.max_req for spec in scenarios])
+    fits, limit_note = fit_fd_limit(wanted)
+    if limit_note and fits < wanted:
+        typer.echo(limit_note, err=True)
+        max_reqs = max_reqs and sorted({min(m, fits) for m in max_reqs})
     results = []
     try:
         for spec in scenarios:
             cc_list = selected or select_codes(every=spec.codes == "every",
                                                all_cc=spec.codes == "all", limit=limit)
             result = bench_scenario(
-                spec, chosen, cc_list, max_reqs=max_reqs or [spec.max_req],
+                spec, chosen, cc_list, max_reqs=max_reqs or [min(spec.max_req, fits)],
                 runs=runs or spec.runs, server_url=url, timeout=timeout, retries=retries,
                 on_run=report_run)
             results.append(result)
