@@ -148,7 +148,7 @@ class Result:
             "bytes": self.size,
             "attempts": self.attempts,
             "error": self.error,
-            "named_by": self.named_by,  # None without --names
+            "named_by": self.named_by,  # None without --names, and for a flag kept
         }
 
 

@@ -102,7 +102,7 @@ def download(
     )] = DEFAULT_MAX_BYTES,
     names: Annotated[bool, typer.Option(
         "--names", help="Name files after the country in <cc>/metadata.json (book's flags3); "
-                        "<cc>.gif when it is unusable, and --skip-existing keeps that file.",
+                        "<cc>.gif when it is unusable.",
     )] = False,
     skip_existing: Annotated[bool, typer.Option(
         "--skip-existing", help="Resume: keep whole flags already in DIR (counted as skipped); "
