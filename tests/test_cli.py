@@ -719,3 +719,28 @@ def test_the_resume_hint_masks_a_password_given_with_its_option(arg: str) -> Non
 
     hint = resume_hint(["download", arg, "BR"])
     assert "s3cret" not in hint and arg.replace("s3cret", "***") in shlex.split(hint)
+
+
+def test_quiet_says_how_much_an_interrupted_run_did(capsys: pytest.CaptureFixture[str]) -> None:
+    from flags_async import Mode, Report, Result, Status, TransportName
+    from flags_async.cli._download import print_report
+
+    done = [Result("BR", Status.OK, Path("d/br.gif"), 4804, 1)]
+    report = Report("http://h/flags", Mode.ASYNC, TransportName.AIOHTTP, done, 0.5, 676,
+                    interrupted=True)
+    print_report(report, None, json_out=False, quiet=True, args=None)
+    assert capsys.readouterr().out.splitlines()[-1] == "Interrupted: 1 of 676 codes done."
+
+
+def test_serve_names_a_missing_key_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import trustme
+
+    cert = tmp_path / "server.pem"
+    trustme.CA().issue_cert("127.0.0.1").cert_chain_pems[0].write_to_path(str(cert))
+    assert main(["serve", "--port", "0", "--certfile", str(cert), "--keyfile",
+                 str(tmp_path / "missing.key")]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"flags-async: error: cannot use the key {tmp_path / 'missing.key'}: "
+        "No such file or directory")

@@ -114,3 +114,17 @@ def test_with_stderr_closed_the_run_goes_on_and_reports_on_stdout(
         assert json.loads(done.stdout)["ok"] == 2
     else:
         assert "2 flags downloaded." in done.stdout
+
+
+def test_with_stdout_closed_the_flags_are_saved_and_the_exit_is_1(
+    server_url: str, tmp_path: Path,
+) -> None:
+    """`>&-`: the report cannot be written anywhere, as `echo >&-` fails."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        f'"{sys.executable}" -m flags_async download --json -s {server_url} -d "{tmp_path}" '
+        "BR IN >&-", shell=True, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 1
+    assert [f.name for f in gif_files(tmp_path)] == ["br.gif", "in.gif"]

@@ -45,6 +45,7 @@ from ._report import (
     counts_report,
     final_report,
     initial_report,
+    interrupted_line,
     nothing_found,
     process_seconds,
     progress,
@@ -202,6 +203,8 @@ def download(
         print_report(report, hint, json_out=json_out, quiet=quiet, args=invocation.args)
     if report.interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
+    if sys.stdout is None:  # `>&-`: the report went nowhere (the flags are saved)
+        raise typer.Exit(EXIT_ERRORS)
     raise typer.Exit(EXIT_ERRORS if report.errors or hint else EXIT_OK)
 
 
@@ -228,6 +231,8 @@ def print_report(report: Report, hint: str | None, *, json_out: bool, quiet: boo
                                "process_s": round(process_seconds(), 3)}))
     elif quiet:
         typer.echo(counts_report(report))
+        if report.interrupted:
+            typer.echo(interrupted_line(report))
     else:
         typer.echo(final_report(report, hint))
     if (report.errors or report.interrupted) and args is not None and not hint:

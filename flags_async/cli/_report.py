@@ -100,6 +100,10 @@ def tls_hint(report: Report) -> str:
     return f"No flag came, and {where} speaks TLS: is it an https:// URL?"
 
 
+def interrupted_line(report: Report) -> str:
+    return f"Interrupted: {len(report.results)} of {report.requested} codes done."
+
+
 def final_report(report: Report, hint: str | None = None) -> str:
     """The book's final report, and `hint` (what the result suggests is wrong) at its end."""
     lines = ["-" * 20, counts_report(report, reasons=True)]
@@ -107,7 +111,7 @@ def final_report(report: Report, hint: str | None = None) -> str:
         lines.append(f"{by_code} saved as <cc>.gif: their metadata.json was unusable.")
     lines.append(f"Elapsed time: {report.elapsed_s:.2f}s")
     if report.interrupted:
-        lines.append(f"Interrupted: {len(report.results)} of {report.requested} codes done.")
+        lines.append(interrupted_line(report))
     if hint:
         lines.append(hint)
     return "\n".join(lines)

@@ -120,7 +120,9 @@ def serve(
         tls = None if certfile is None else tls_context(str(certfile),
                                                          None if keyfile is None else str(keyfile))
     except (OSError, ssl.SSLError) as exc:
-        fail(f"cannot use the certificate {certfile}: {exc.strerror or exc}")
+        missing = keyfile if keyfile is not None and not keyfile.exists() else certfile
+        what = "the key" if missing is keyfile else "the certificate"
+        fail(f"cannot use {what} {missing}: {exc.strerror or exc}")
     port = chosen.port if port is None else port
     try:
         sock = listen(host, port)

@@ -26,6 +26,7 @@ def fit_fd_limit(wanted: int) -> tuple[int, str | None]:
     if new == needed:
         return wanted, f"Raised the open-file limit from {soft} to {new} for {wanted} requests."
     fits = max(1, new - SPARE_DESCRIPTORS)
-    return fits, (f"The open-file limit is {new} (its hard limit), enough for {fits} requests "
-                  f"at once, not {wanted}: running with -m {fits}. For more, raise it first, "
+    return fits, (f"The open-file limit is {new} (its hard limit), enough for {fits} "
+                  f"request{'' if fits == 1 else 's'} at once, not {wanted}: running with "
+                  f"-m {fits}. For more, raise it first, "
                   f"for example with `ulimit -n {needed}`.")
