@@ -744,3 +744,24 @@ def test_serve_names_a_missing_key_file(
     assert capsys.readouterr().err.strip() == (
         f"flags-async: error: cannot use the key {tmp_path / 'missing.key'}: "
         "No such file or directory")
+
+
+def test_the_resume_hint_names_the_program_as_the_shell_will_find_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """By name when that name on PATH is this very program, else by its path (a `.venv/bin/`
+    not on PATH): the printed command must run as pasted."""
+    from flags_async.cli._download import resume_hint
+
+    script = tmp_path / "bin" / "flags-async"
+    script.parent.mkdir()
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    monkeypatch.setattr(sys, "argv", [str(script), "download"])
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert shlex.split(resume_hint(["download"]).split(": ", 1)[1])[0] == str(script)
+    monkeypatch.setenv("PATH", str(script.parent))
+    assert shlex.split(resume_hint(["download"]).split(": ", 1)[1])[0] == "flags-async"
+    monkeypatch.setattr(sys, "argv", ["/x/flags_async/__main__.py", "download"])
+    assert shlex.split(resume_hint(["download"]).split(": ", 1)[1])[:3] == [
+        sys.executable, "-m", "flags_async"]  # its directory is not on PATH now

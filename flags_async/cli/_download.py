@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import shutil
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -244,16 +245,30 @@ def print_report(report: Report, hint: str | None, *, json_out: bool, quiet: boo
 def resume_hint(args: list[str]) -> str:
     """The command that fetches only what this run did not: its own, with `--skip-existing`
     after the subcommand (so it is never taken for a code, after `--`), spelt as it was run
-    (`flags-async`, or `python -m flags_async` from a checkout), a URL's password masked."""
-    program = (["python", "-m", "flags_async"] if sys.argv[0].endswith("__main__.py")
-               else ["flags-async"])
+    (see `_program`), a URL's password masked."""
     resume = list(args)
     if "--skip-existing" not in args:
         at = args.index("download") + 1 if "download" in args else len(args)
         resume.insert(at, "--skip-existing")
     shown = [_password_masked(arg) for arg in resume]
     masked = " (with your password for ***)" if shown != resume else ""
-    return f"To fetch only what is missing{masked}: {shlex.join([*program, *shown])}"
+    return f"To fetch only what is missing{masked}: {shlex.join([*_program(), *shown])}"
+
+
+def _program() -> list[str]:
+    """This program as the user's shell will find it again: the console script, or the
+    interpreter that ran `-m flags_async`, by name if that name on PATH is this very file,
+    else by its path (a `.venv/bin/` not on PATH, another Python first on it)."""
+    if sys.argv[0].endswith("__main__.py"):
+        return [_as_found(sys.executable), "-m", "flags_async"]
+    return [_as_found(sys.argv[0])]
+
+
+def _as_found(path: str) -> str:
+    name = Path(path).name
+    found = shutil.which(name)
+    # absolute, not resolved: a venv's python links to an interpreter without our package
+    return name if found and Path(found).absolute() == Path(path).absolute() else path
 
 
 def _password_masked(arg: str) -> str:
