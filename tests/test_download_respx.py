@@ -374,3 +374,21 @@ def test_async_mode_inside_a_running_event_loop_says_how_to_call_it(tmp_path: Pa
         warnings.simplefilter("error")  # "coroutine ... was never awaited" would fail here
         asyncio.run(in_a_loop())
     assert not (tmp_path / "no").exists()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_names_with_skip_existing_keep_a_flag_without_fetching_it(
+    router: Any, mode: Mode, tmp_path: Path
+) -> None:
+    """The name comes first when resuming: a flag already saved under it costs one small
+    request, not its GIF (here the GIF would fail), and is kept, not counted an error."""
+    (tmp_path / "Brazil.gif").write_bytes(GIF)
+    router.get("/br/metadata.json").respond(200, json={"country": "Brazil", "iso_cc": "BR"})
+    gif = router.get("/br/br.gif").respond(500)
+    router.get("/zz/metadata.json").respond(404)
+    router.get("/zz/zz.gif").respond(404)
+    report = run(mode, tmp_path, ["BR", "ZZ"], names=True, skip_existing=True, retries=0)
+    assert [(r.cc, r.status) for r in report.results] == [
+        ("BR", Status.SKIPPED), ("ZZ", Status.NOT_FOUND)]
+    assert not gif.called
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Brazil.gif"]

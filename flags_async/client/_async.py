@@ -118,8 +118,15 @@ async def download_one(client: httpx.AsyncClient, cc: str, options: Options,
         async with semaphore:
             if given_up := breaker.not_attempted(cc):
                 return given_up
-            image, attempts = await get_flag(client, cc, options, breaker)
-            stem = await get_country_stem(client, cc, options, breaker) if options.names else None
+            if options.names and options.skip_existing:  # the name first: kept costs no GIF
+                stem = await get_country_stem(client, cc, options, breaker)
+                if kept := await loop.run_in_executor(writer, kept_flag, cc, stem, options):
+                    return kept
+                image, attempts = await get_flag(client, cc, options, breaker)
+            else:
+                image, attempts = await get_flag(client, cc, options, breaker)
+                stem = (await get_country_stem(client, cc, options, breaker)
+                        if options.names else None)
     except FetchFailure as exc:
         return failure_result(cc, exc)
     return await save(writer, cc, image, attempts, stem, options)

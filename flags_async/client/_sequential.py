@@ -97,8 +97,14 @@ def download_one(client: httpx.Client, cc: str, options: Options, stop: Stop,
     if given_up := breaker.not_attempted(cc):
         return given_up
     try:
-        image, attempts = get_flag(client, cc, options, stop, breaker)
-        stem = get_country_stem(client, cc, options, stop, breaker) if options.names else None
+        if options.names and options.skip_existing:  # the name first: a flag kept costs no GIF
+            stem = get_country_stem(client, cc, options, stop, breaker)
+            if kept := kept_flag(cc, stem, options):
+                return kept
+            image, attempts = get_flag(client, cc, options, stop, breaker)
+        else:
+            image, attempts = get_flag(client, cc, options, stop, breaker)
+            stem = get_country_stem(client, cc, options, stop, breaker) if options.names else None
     except FetchFailure as exc:
         return failure_result(cc, exc)
     return stop.save(lambda: save_result(cc, image, attempts, stem, options))
