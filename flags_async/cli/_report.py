@@ -131,7 +131,7 @@ def result_line(result: Result) -> str:
 
 
 @contextlib.contextmanager
-def progress(total: int, *, verbose: bool, out: TextIO) -> Iterator[OnResult]:
+def progress(total: int, *, verbose: bool, out: TextIO | None) -> Iterator[OnResult]:
     """A per-code callback: a line each on `out` with `verbose`, else a tqdm bar on a
     terminal's stderr; nothing where the stream is closed (Python's None: `2>&-`)."""
     if verbose and out is not None:
