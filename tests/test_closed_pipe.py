@@ -4,6 +4,7 @@ advises), in every mode."""
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import io
 from collections.abc import Callable
@@ -86,7 +87,16 @@ def test_two_failures_at_once_in_async_mode_stay_a_group(
     """Only a lone failure is unwrapped: two bugs at once both stay in the traceback."""
     from flags_async.client import _async
 
+    arrived: list[str] = []
+    both_arrived = asyncio.Event()
+
     async def buggy(client: object, cc: str, *args: object) -> Result:
+        # Downloads start a loop turn apart: each fails only once both have started, so the
+        # two fail before the task group hears of either.
+        arrived.append(cc)
+        if len(arrived) == 2:
+            both_arrived.set()
+        await both_arrived.wait()
         raise ValueError(f"bug in {cc}")
 
     monkeypatch.setattr(_async, "download_one", buggy)

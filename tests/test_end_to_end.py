@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import socket
 import threading
+from asyncio.selector_events import BaseSelectorEventLoop
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -36,6 +38,28 @@ def test_every_code_gives_194_flags_and_482_not_found(
     for result in report.results:
         if result.status is Status.OK:
             assert result.path is not None and result.path.stat().st_size == result.size
+
+
+@pytest.mark.parametrize("transport", list(TransportName))
+def test_async_downloads_with_room_for_all_reuse_connections_rather_than_open_one_each(
+    server_url: str, transport: TransportName, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`-m 1000` against a fast server: downloads start a loop turn apart, so most take the
+    connection of one that finished. Started all at once, each of the 676 opened its own."""
+    connects = 0
+    real_sock_connect = BaseSelectorEventLoop.sock_connect
+
+    async def counted(self: BaseSelectorEventLoop, sock: socket.socket, address: Any) -> None:
+        nonlocal connects
+        connects += 1
+        await real_sock_connect(self, sock, address)
+
+    monkeypatch.setattr(BaseSelectorEventLoop, "sock_connect", counted)
+    codes = select_codes(every=True)
+    options = Options(base_url=server_url, dest=tmp_path, max_req=1000, transport=transport)
+    report = download(codes, options, Mode.ASYNC)
+    assert (report.ok, report.not_found, report.errors) == (194, 482, 0)
+    assert 0 < connects < len(codes)
 
 
 @pytest.mark.parametrize(("mode", "transport"), VARIANTS)

@@ -145,10 +145,13 @@ async def supervisor(cc_list: list[str], options: Options, on_result: OnResult) 
     to_do: list[asyncio.Task[Result]] = []
     try:
         # The task group closes before the client: on Ctrl-C it cancels and awaits every
-        # download, so none goes on against a closed client.
+        # download, so none goes on against a closed client. Results are reported once every
+        # download has started.
         async with async_client(options) as client, asyncio.TaskGroup() as group:
-            to_do = [group.create_task(download_one(client, cc, options, semaphore, writer,
-                                                    breaker)) for cc in cc_list]
+            for cc in cc_list:
+                to_do.append(group.create_task(download_one(client, cc, options, semaphore,
+                                                            writer, breaker)))
+                await one_turn_while_room(semaphore)
             for next_done in asyncio.as_completed(to_do):
                 report(await next_done)
     except BaseExceptionGroup as errors:
@@ -162,6 +165,21 @@ async def supervisor(cc_list: list[str], options: Options, on_result: OnResult) 
         for result in unreported(to_do, results):  # after Ctrl-C: saved anyway (see `save`)
             report(result)
     return results
+
+
+async def one_turn_while_room(semaphore: asyncio.Semaphore) -> None:
+    """While `semaphore` has room, let the event loop turn once before the next download
+    starts.
+
+    A download that finds no idle connection in the pool opens its own. Started in one turn
+    (asyncio runs new tasks first come, first served), every download would open one before
+    the first request is sent (aio-libs/aiohttp#8216), and httpx's own pool would do its
+    bookkeeping for all of them at once (encode/httpcore#1035). Started a turn apart, they take
+    the connections of downloads that finished meanwhile. Once the semaphore is full, the rest
+    would wait for a slot anyway, so they are started without a turn between them.
+    """
+    if not semaphore.locked():
+        await asyncio.sleep(0)
 
 
 def unreported(to_do: list[asyncio.Task[Result]], results: list[Result]) -> list[Result]:
