@@ -46,15 +46,18 @@ def is_whole_gif_file(path: Path) -> bool:
 
 
 def prepare_dest(dest: Path) -> None:
-    """Create `dest` if needed and prove that files can be written there (a probe file is
-    written and removed), before any download. Raises `OSError` saying why not, naming the
-    folder (`NotADirectoryError` for a file)."""
+    """Create `dest` if needed and prove that files can be written there, before any
+    download. Raises `OSError` saying why not, naming the folder (`NotADirectoryError` for a
+    file).
+
+    The probe is an unnamed temporary file where the system has them (Linux's `O_TMPFILE`), so
+    a Ctrl-C at any moment leaves nothing behind; elsewhere it has a name for an instant."""
     try:
         dest.mkdir(parents=True, exist_ok=True)
     except FileExistsError:  # all that mkdir says of a file where the folder should be
         raise NotADirectoryError(errno.ENOTDIR, "Not a directory", str(dest)) from None
     try:
-        with tempfile.NamedTemporaryFile(dir=dest, prefix=".flags-async-probe-"):
+        with tempfile.TemporaryFile(dir=dest, prefix=".flags-async-probe-"):
             pass
     except OSError as exc:  # named after the folder, not the probe
         raise OSError(exc.errno, exc.strerror, str(dest)) from None

@@ -578,6 +578,24 @@ def test_no_resume_hint_when_the_command_line_is_unknown(
     assert "To fetch only what is missing" not in result.output
 
 
+def test_no_resume_hint_when_an_interrupted_run_had_done_every_code(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A Ctrl-C after the last code: the report says so, but nothing is missing to fetch."""
+    from flags_async import Mode, Result, Status, TransportName
+    from flags_async._models import Report
+    from flags_async.cli._download import print_report
+
+    done = [Result("BR", Status.OK, Path("br.gif"), 10), Result("ZZ", Status.NOT_FOUND)]
+    for requested, hinted in ((2, False), (3, True)):
+        report = Report("http://127.0.0.1:8000/flags", Mode.ASYNC, TransportName.AIOHTTP,
+                        done, 0.1, requested=requested, interrupted=True)
+        print_report(report, None, json_out=False, quiet=False, args=["download", "BR", "ZZ"])
+        out = capsys.readouterr().out
+        assert f"Interrupted: 2 of {requested} codes done" in out
+        assert ("To fetch only what is missing" in out) is hinted
+
+
 def test_a_download_run_through_typer_leaves_the_callers_signal_handlers_alone(
     server_url: str, tmp_path: Path,
 ) -> None:

@@ -122,3 +122,25 @@ def test_safe_name_never_escapes_or_breaks_the_folder(text: str) -> None:
     assert not any(c in name for c in string.whitespace)
     assert len(name.encode()) <= 200
     assert Path("dest", f"{name}.gif").parent == Path("dest")
+
+
+def test_the_folder_probe_never_gives_its_file_a_name_where_the_system_allows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A Ctrl-C during the probe can leave nothing behind: no file inside the folder is ever
+    named (where the file system has unnamed temporary files, as Linux's usually do)."""
+    from flags_async._saving import prepare_dest
+
+    try:
+        os.close(os.open(tmp_path, os.O_TMPFILE | os.O_WRONLY))
+    except (AttributeError, OSError):
+        pytest.skip("no unnamed temporary files here")
+    opened: list[str] = []
+    real_open = os.open
+    monkeypatch.setattr(os, "open", lambda path, *a, **k: (opened.append(str(path)),
+                                                           real_open(path, *a, **k))[1])
+    dest = tmp_path / "flags"
+    prepare_dest(dest)
+    assert str(dest) in opened  # the probe: the folder itself, opened for an unnamed file
+    assert not [path for path in opened if Path(path).parent == dest]  # no name inside it
+    assert list(dest.iterdir()) == []

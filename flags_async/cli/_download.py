@@ -236,7 +236,8 @@ def print_report(report: Report, hint: str | None, *, json_out: bool, quiet: boo
             typer.echo(interrupted_line(report))
     else:
         typer.echo(final_report(report, hint))
-    if (report.errors or report.interrupted) and args is not None and not hint:
+    missing = report.errors or len(report.results) < report.requested
+    if missing and args is not None and not hint:
         typer.echo(resume_hint(args), err=json_out or quiet)
     if hint and (json_out or quiet):  # the text report says it already
         typer.echo(hint, err=True)
