@@ -7,7 +7,7 @@ import gc
 import socket
 import threading
 from asyncio.selector_events import BaseSelectorEventLoop
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -185,6 +185,30 @@ def test_an_interrupt_reports_what_completed_and_leaves_only_whole_files(
     assert all(f.read_bytes().startswith(b"GIF89a") for f in gif_files(tmp_path))
     ok_paths = sorted(r.path for r in report.results if r.path is not None)
     assert ok_paths == gif_files(tmp_path)  # the report counts exactly the files on disk
+
+
+def test_an_interrupt_in_threaded_mode_reports_the_answers_already_in(
+    server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A Ctrl-C that comes once every download has ended, before any is reported: the 404s
+    count as much as the flags saved."""
+    from concurrent import futures
+
+    from flags_async import Interrupted
+
+    def ctrl_c_once_all_have_ended(fs: list[futures.Future[Result]]) -> Iterator[object]:
+        futures.wait(fs)
+        raise KeyboardInterrupt
+        yield  # a generator, as `as_completed` is
+
+    monkeypatch.setattr(futures, "as_completed", ctrl_c_once_all_have_ended)
+    codes = ["AD", "BR", "QQ", "ZZ"]
+    options = Options(base_url=server_url, dest=tmp_path, max_req=4)
+    with pytest.raises(Interrupted) as info:
+        download(codes, options, Mode.THREADS)
+    report = info.value.report
+    assert (report.ok, report.not_found, report.requested) == (2, 2, 4)
+    assert [r.path for r in report.results if r.path is not None] == gif_files(tmp_path)
 
 
 @pytest.mark.parametrize("transport", list(TransportName))

@@ -18,6 +18,7 @@ def download_many(cc_list: list[str], options: Options, on_result: OnResult) -> 
     stop, breaker = Stop(), Breaker(options.give_up_after)
     workers = max(1, min(options.max_req, len(cc_list)))
     executor = futures.ThreadPoolExecutor(workers)
+    to_do: list[futures.Future[Result]] = []
     with handling_ctrl_c(stop.on_ctrl_c), stop.watch(sync_client(options)) as client:
         try:
             to_do = [executor.submit(download_one, client, cc, options, stop, breaker)
@@ -27,10 +28,19 @@ def download_many(cc_list: list[str], options: Options, on_result: OnResult) -> 
                 on_result(result)
                 results.append(result)
         except BaseException:  # Ctrl-C, say: what runs stops at once (`Stop`), what waits
-            executor.shutdown(wait=False, cancel_futures=True)  # never starts, and the flags
-            for result in stop.close():  # saved are all reported; no thread is waited for
-                if result not in results:
+            executor.shutdown(wait=False, cancel_futures=True)  # never starts; the flags
+            saved = stop.close()  # saved and the downloads finished are all reported, and no
+            reported = {result.cc for result in results}  # thread is waited for
+            for result in [*saved, *finished(to_do)]:
+                if result.cc not in reported:
+                    reported.add(result.cc)
                     on_result(result)
             raise
     executor.shutdown()
     return results
+
+
+def finished(to_do: list[futures.Future[Result]]) -> list[Result]:
+    """The results of the downloads that have ended, reported or not."""
+    return [future.result() for future in to_do
+            if future.done() and not future.cancelled() and future.exception() is None]
