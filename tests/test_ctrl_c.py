@@ -403,3 +403,30 @@ def test_a_sync_run_whose_ctrl_c_python_swallows_still_ends_interrupted(
     assert report.interrupted and report.ok < len(codes)
     assert sorted(p.name for p in gif_files(tmp_path)) == sorted(
         f"{r.cc.lower()}.gif" for r in report.results if r.status == "ok")
+
+
+def test_a_sync_download_that_fails_after_a_stop_is_stopped_not_an_error(
+    tmp_path: Path,
+) -> None:
+    """The stop shuts the sockets down, so a read it cut short fails: that failure is the
+    stop's doing, not the server's, and must not be reported as an error."""
+    import httpx
+    import respx
+
+    from flags_async import Options
+    from flags_async.client._retry import Breaker
+    from flags_async.client._sequential import download_one
+    from flags_async.client._stop import Stop, Stopped
+
+    stop = Stop()
+
+    def cut_short(request: httpx.Request) -> httpx.Response:
+        stop.request()  # as Ctrl-C does, while this read is under way
+        raise httpx.ReadError("connection reset", request=request)
+
+    options = Options(base_url="http://127.0.0.1:9/flags", dest=tmp_path, retries=0)
+    with respx.mock(using="httpx") as router, httpx.Client() as client:
+        router.get("http://127.0.0.1:9/flags/br/br.gif").mock(side_effect=cut_short)
+        with pytest.raises(Stopped):
+            download_one(client, "BR", options, stop, Breaker(options.give_up_after))
+    assert stop.saved == []

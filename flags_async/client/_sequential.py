@@ -106,6 +106,7 @@ def download_one(client: httpx.Client, cc: str, options: Options, stop: Stop,
             image, attempts = get_flag(client, cc, options, stop, breaker)
             stem = get_country_stem(client, cc, options, stop, breaker) if options.names else None
     except FetchFailure as exc:
+        stop.check()  # after a stop, the failure may be its own doing (a socket shut down)
         return failure_result(cc, exc)
     return stop.save(lambda: save_result(cc, image, attempts, stem, options))
 
