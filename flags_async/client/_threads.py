@@ -28,9 +28,11 @@ def download_many(cc_list: list[str], options: Options, on_result: OnResult) -> 
                 on_result(result)
                 results.append(result)
         except BaseException:  # Ctrl-C, say: what runs stops at once (`Stop`), what waits
-            executor.shutdown(wait=False, cancel_futures=True)  # never starts; the flags
-            saved = stop.close()  # saved and the downloads finished are all reported, and no
-            reported = {result.cc for result in results}  # thread is waited for
+            # never starts; the flags saved and the downloads ended are all reported, and no
+            # thread is waited for.
+            executor.shutdown(wait=False, cancel_futures=True)
+            saved = stop.close()
+            reported = {result.cc for result in results}
             for result in [*saved, *finished(to_do)]:
                 if result.cc not in reported:
                     reported.add(result.cc)
