@@ -91,8 +91,8 @@ def test_two_failures_at_once_in_async_mode_stay_a_group(
     both_arrived = asyncio.Event()
 
     async def buggy(client: object, cc: str, *args: object) -> Result:
-        # Downloads may start in different loop turns (`pace`): each fails only once both
-        # have started, so the two fail before the task group hears of either.
+        # Each fails only once both have started, so the two fail before the task group
+        # hears of either, whatever loop turns `pace` starts them in.
         arrived.append(cc)
         if len(arrived) == 2:
             both_arrived.set()

@@ -44,14 +44,14 @@ def test_async_downloads_with_room_for_all_reuse_connections_rather_than_open_on
     server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """`-m 1000` against a fast server: beyond the first hundred, downloads start a few per
-    loop turn, so most take the connection of one that finished. Started all at once, each of
-    the 676 opened its own. (httpx's own pool, slower per request, still opens one for most.)"""
+    loop turn, so some take the connection of one that finished. Started all at once, each of
+    the 676 opened its own. (httpx's own pool still opens one for each.)"""
     connects = count_connects(monkeypatch)
     codes = select_codes(every=True)
     options = Options(base_url=server_url, dest=tmp_path, max_req=1000)
     report = download(codes, options, Mode.ASYNC)
     assert (report.ok, report.not_found, report.errors) == (194, 482, 0)
-    assert 0 < connects() < len(codes)
+    assert 0 < connects() < len(codes)  # how many are reused depends on the machine's speed
 
 
 @pytest.mark.parametrize("transport", list(TransportName))
@@ -67,7 +67,7 @@ def test_async_downloads_started_in_one_turn_open_a_connection_each(
 
     monkeypatch.setattr(_async, "pace", no_pace)
     connects = count_connects(monkeypatch)
-    codes = select_codes(every=True)[:100]
+    codes = select_codes(every=True)[:200]  # beyond the hundred that `pace` starts at once
     options = Options(base_url=server_url, dest=tmp_path, max_req=1000, transport=transport)
     report = download(codes, options, Mode.ASYNC)
     assert report.errors == 0

@@ -182,8 +182,9 @@ async def pace(started: int, semaphore: asyncio.Semaphore) -> None:
     first request is sent (aio-libs/aiohttp#8216), and httpx's own pool does its bookkeeping
     for all of them at once (encode/httpcore#1035). Started a few per turn, they take the
     connections of downloads that finished meanwhile. Up to `AT_ONCE`, the connections cost
-    less than a burst's batching saves. Once the semaphore is full, the rest would wait for a
-    slot anyway, so they are started without a turn between them.
+    less than a burst's batching saves. Once the semaphore is full (its slots taken by
+    downloads already running), the rest would wait for a slot anyway, so they are started
+    without a turn between them. docs/design.md, "Speed tweaks kept", has the measurements.
     """
     if started >= AT_ONCE and started % PER_TURN == 0 and not semaphore.locked():
         await asyncio.sleep(0)
