@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint serve bench clean
+.PHONY: install run test test-all lint serve bench flags clean
 
 install: $(STAMP)
 
@@ -27,6 +27,18 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest --cov --cov-report=term-missing
 
+# The suite on every supported Python found here, on PATH or installed by pyenv, each in a
+# .venv-3.X/ of its own; pyproject.toml's classifiers name the versions that pass.
+MINORS := 3.11 3.12 3.13 3.14
+test-all:
+	@failed=""; tested=""; for v in $(MINORS); do \
+	  py=""; for c in python$$v $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$$v*/bin/python$$v; do \
+	    if "$$c" -c '' 2>/dev/null; then py=$$(command -v "$$c"); break; fi; done; \
+	  if [ -z "$$py" ]; then echo "== Python $$v: not found, skipped"; continue; fi; \
+	  echo "== Python $$v: $$py"; tested="$$tested $$v"; \
+	  $(MAKE) --no-print-directory test VENV=.venv-$$v PYTHON=$$py || failed="$$failed $$v"; \
+	done; echo "== tested:$$tested; failed:$${failed:- none}"; [ -z "$$failed" ]
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy --strict flags_async
@@ -37,7 +49,11 @@ serve: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/flags-async bench --plot bench.png
 
+# Draw the flags the package ships (flags_async/data/flags/) anew; Pillow comes with [dev].
+flags: $(STAMP)
+	$(BIN)/python scripts/draw_flags.py
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage htmlcov
+	rm -rf $(VENV) .venv-3.* bench.png .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage htmlcov
 	find downloads -mindepth 1 ! -name .gitkeep -delete
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -8,7 +8,6 @@ import warnings
 from typing import Protocol
 
 from ._codes import checked_codes
-from ._gc_pause import collector_paused
 from ._models import Mode, OnResult, Options, Report, Result, TransportName, ignore_result
 from ._saving import prepare_dest
 
@@ -87,8 +86,7 @@ def download(
     anything else is a `CodeError` before any request. `on_result` runs on the calling
     thread, once per code as it ends; what it raises stops the run and comes out of this
     function. `elapsed_s` covers the download phase alone: imports, the TLS trust store and the
-    folder come first. The cycle collector pauses for the run, in the whole process (see
-    `_gc_pause`). A `max_req` the process has too few file descriptors for raises the soft
+    folder come first. A `max_req` the process has too few file descriptors for raises the soft
     open-file limit, within the hard one, or else is lowered, with a `RuntimeWarning`. On
     KeyboardInterrupt, raises `Interrupted` with the codes that completed. Async mode runs
     its own event loop, so it is a `RuntimeError` in a thread that runs one.
@@ -131,8 +129,6 @@ def download(
 
     t0 = time.perf_counter()
     try:
-        with collector_paused():  # see _gc_pause
-            results = download_many(cc_list, options, collect)
-        return report(results)  # its first allocation lets the collector take the run's garbage
+        return report(download_many(cc_list, options, collect))
     except KeyboardInterrupt:
         raise Interrupted(report(list(done.values()), interrupted=True)) from None

@@ -111,6 +111,13 @@ class Options:
         if self.cacert is not None:
             object.__setattr__(self, "cacert", Path(self.cacert))
 
+    @property
+    def names_first(self) -> bool:
+        """Whether a download asks for the country's name before the flag: when resuming with
+        `names`, since only the name says which file to look for, so that a flag kept costs no
+        GIF request. Otherwise the flag comes first, as in the book's flags3."""
+        return self.names and self.skip_existing
+
     def transport_in(self, mode: Mode) -> TransportName:
         """What carries the bytes in `mode`: the sync modes always use httpx's own."""
         return self.transport if mode is Mode.ASYNC else TransportName.HTTPX

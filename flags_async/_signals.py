@@ -8,22 +8,15 @@ nothing. How each mode stops: `interruptible` for async, `handling_ctrl_c` and
 
 from __future__ import annotations
 
-import _thread
 import asyncio
 import contextlib
 import signal
-import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from types import FrameType
-from typing import TYPE_CHECKING, TypeVar
-
-if TYPE_CHECKING:
-    from sys import UnraisableHookArgs
+from typing import TypeVar
 
 T = TypeVar("T")
-#: How soon a Ctrl-C that Python swallowed is raised again (see `ctrl_c_once`).
-_AGAIN_AFTER_S = 0.01
 SignalHandler = Callable[[int, FrameType | None], None]
 
 
@@ -126,55 +119,20 @@ def ctrl_c_once() -> Iterator[None]:
     """For the block (the command line's), the first Ctrl-C raises KeyboardInterrupt and later
     ones are ignored: the program is ending, and must not lose its report on the way out. (A
     terminal can deliver one Ctrl-C twice: to a wrapper, which passes it on, and to its
-    child.)
-
-    That KeyboardInterrupt may be raised where Python swallows exceptions (a weakref callback
-    of the import machinery, a `__del__`) and never reach the program; then it is raised again,
-    10 ms later, so that the first Ctrl-C is not lost while later ones are ignored.
-    """
+    child.)"""
     previous = signal.getsignal(signal.SIGINT)
     if not callable(previous) or threading.current_thread() is not threading.main_thread():
         yield
         return
     received: list[int] = []
-    live = True  # the block has not ended: a Ctrl-C raised again would reach `first_only`
 
     def first_only(signum: int, frame: FrameType | None) -> None:
         received.append(signum)
         if len(received) == 1:
             raise KeyboardInterrupt
 
-    def raise_again() -> None:  # on a timer's thread; `first_only` runs in the main thread
-        if live:
-            received.clear()
-            _thread.interrupt_main()
-
-    previous_hook = sys.unraisablehook
-    again: list[threading.Timer] = []
-
-    def deliver_again(unraisable: UnraisableHookArgs) -> None:
-        # Python swallows what this hook raises too, so it raises nothing: while `received`
-        # is not empty, a Ctrl-C landing here is ignored, and the timer starts afresh.
-        if unraisable.exc_type is KeyboardInterrupt and received:
-            timer = threading.Timer(_AGAIN_AFTER_S, raise_again)
-            timer.daemon = True
-            timer.start()
-            again.append(timer)
-        else:
-            previous_hook(unraisable)
-
-    sys.unraisablehook = deliver_again
-    try:
-        with _handling([signal.SIGINT], first_only):
-            try:
-                yield
-            finally:
-                live = False
-                for timer in again:
-                    timer.cancel()
-    finally:
-        if sys.unraisablehook is deliver_again:  # else someone replaced it meanwhile: theirs
-            sys.unraisablehook = previous_hook
+    with _handling([signal.SIGINT], first_only):
+        yield
 
 
 @contextlib.contextmanager

@@ -17,26 +17,16 @@ import pytest
 from aiohttp import web
 
 from flags_async.server._app import make_app
-from flags_async.server._catalogue import Catalogue, build_catalogue
+from flags_async.server._catalogue import Catalogue, load_catalogue
 from flags_async.server._faults import Faults
 from flags_async.server._serve import listen, serve_until_stopped
 
 NO_FAULTS = Faults()
 
 
-@pytest.fixture(autouse=True)
-def own_drawing_cache(tmp_path_factory: pytest.TempPathFactory,
-                      monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Each test's bundled servers (in threads or child processes alike) keep their drawings in
-    a folder of the test's own: none is served another test's, none writes the user's cache."""
-    folder = tmp_path_factory.mktemp("cache")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(folder))
-    return folder
-
-
 @pytest.fixture(scope="session")
 def catalogue() -> Catalogue:
-    return build_catalogue()
+    return load_catalogue()
 
 
 @contextmanager

@@ -22,7 +22,7 @@ import pytest
 from flags_async import ServerError, __version__
 from flags_async.cli import main
 from flags_async.client._server_url import resolve_server
-from flags_async.server._embedded import EmbeddedServer, embedded_server
+from flags_async.server._embedded import EmbeddedServer, given_or_embedded
 from flags_async.server._faults import Faults
 from tests.conftest import cli_process, gif_files
 
@@ -56,7 +56,8 @@ def test_help_exits_0(args: list[str], capsys: pytest.CaptureFixture[str]) -> No
         (["download", "-m", "0"], "--max-req"),
         (["download", "--max_req", "-5"], "--max-req"),
         (["download", "-s", "nowhere"], "unknown server 'nowhere'"),
-        (["download", "-s", "ftp://example.com/flags"], "unsupported URL scheme 'ftp'"),
+        (["download", "-s", "ftp://example.com/flags"],
+         "invalid server URL 'ftp://example.com/flags': not an http:// or https:// URL"),
         (["download", "--timeout", "-1"], "not a number of seconds above 0"),
         (["download", "--timeout", "0"], "not a number of seconds above 0"),
         (["download", "--timeout", "nan"], "not a number of seconds above 0"),
@@ -112,7 +113,7 @@ def test_labels_are_case_insensitive_and_urls_accepted() -> None:
     assert resolve_server("local") == ("LOCAL", "http://localhost:8000/flags")
     assert resolve_server("Embedded") == ("EMBEDDED", None)
     assert resolve_server("http://127.0.0.1:9/flags/") == ("URL", "http://127.0.0.1:9/flags")
-    with pytest.raises(ServerError, match="no host"):
+    with pytest.raises(ServerError, match="URL with a host"):
         resolve_server("http:///flags")
 
 
@@ -371,124 +372,41 @@ def test_serve_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
 def test_the_embedded_server_serves_and_exits_with_its_parent(tmp_path: Path) -> None:
     import httpx
 
-    with embedded_server() as url:
+    with given_or_embedded(None) as url:
         assert url.startswith("http://127.0.0.1:")
         assert httpx.get(f"{url}/br/br.gif").content.startswith(b"GIF89a")
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{url}/br/br.gif")
 
 
-def test_python_m_runs_the_default_embedded_server(tmp_path: Path) -> None:
-    child = cli_process("download", "-l", "3", "-d", str(tmp_path))
+def test_python_m_runs_the_default_embedded_server_and_writes_only_into_dest(
+    tmp_path: Path,
+) -> None:
+    home, work, dest = tmp_path / "home", tmp_path / "work", tmp_path / "dest"
+    home.mkdir()
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
+    child = cli_process("download", "-l", "3", "-d", str(dest), cwd=work,
+                        env={**env, "HOME": str(home), "PYTHONDONTWRITEBYTECODE": "1"})
     out, err = child.communicate(timeout=60)
     assert child.returncode == 0, err
     assert out.startswith("EMBEDDED site: http://127.0.0.1:")
     assert "  3 flags downloaded." in out
-    assert [p.name for p in gif_files(tmp_path)] == ["bd.gif", "br.gif", "cd.gif"]
+    assert [p.name for p in gif_files(dest)] == ["bd.gif", "br.gif", "cd.gif"]
+    assert list(home.iterdir()) == [] and list(work.iterdir()) == []  # no cache, no droppings
 
 
-def console_main(args: list[str]) -> int:
-    """`main` as the console script runs it: after `early_server` (see `flags_async._console`)."""
-    from flags_async._early_server import early_server
-
-    return main(args, early_server(args))
-
-
-@pytest.fixture
-def started_servers(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, EmbeddedServer]]:
-    """Every embedded server a command starts: "early" (before parsing) or "late"."""
-    from flags_async import _early_server
+def test_download_from_a_given_server_starts_no_server(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, server_url: str,
+) -> None:
     from flags_async.server import _embedded
 
-    started: list[tuple[str, EmbeddedServer]] = []
+    def no_server(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("an embedded server was started")
 
-    def recorded(when: str) -> type[EmbeddedServer]:
-        class Recorded(EmbeddedServer):
-            def __init__(self, *args: Any, **kwargs: Any) -> None:
-                super().__init__(*args, **kwargs)
-                started.append((when, self))
-
-        return Recorded
-
-    monkeypatch.setattr(_early_server, "EmbeddedServer", recorded("early"))
-    monkeypatch.setattr(_embedded, "EmbeddedServer", recorded("late"))
-    return started
-
-
-CONSOLE_SCRIPT_RECORDING_SERVERS = """
-import os, sys
-from flags_async.server import _embedded
-started = []
-class Recorded(_embedded.EmbeddedServer):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        started.append("typer" in sys.modules)  # was the command line loaded yet?
-_embedded.EmbeddedServer = Recorded
-real_exit = os._exit
-def exit_saying(code):
-    print("servers started, each with typer loaded or not:", started, file=sys.stderr,
-          flush=True)
-    real_exit(code)
-os._exit = exit_saying
-sys.argv = ["flags-async", *sys.argv[1:]]
-from flags_async._console import run
-run()
-"""
-
-
-def test_the_console_script_starts_the_server_before_loading_the_command_line(
-    tmp_path: Path,
-) -> None:
-    done = subprocess.run([sys.executable, "-c", CONSOLE_SCRIPT_RECORDING_SERVERS, "download",
-                           "BR", "-q", "-d", str(tmp_path)], capture_output=True, text=True,
-                          timeout=60, check=False)
-    assert done.returncode == 0, done.stderr
-    assert done.stderr.splitlines()[-1] == (
-        "servers started, each with typer loaded or not: [False]")
+    monkeypatch.setattr(_embedded, "EmbeddedServer", no_server)
+    assert main(["download", "BR", "-q", "-d", str(tmp_path), "-s", server_url]) == 0
     assert [p.name for p in gif_files(tmp_path)] == ["br.gif"]
-
-
-def all_exited(started: list[tuple[str, EmbeddedServer]]) -> bool:
-    return all(server._child.poll() is not None for _, server in started)
-
-
-def test_download_uses_the_server_it_started_before_parsing(
-    started_servers: list[tuple[str, EmbeddedServer]], tmp_path: Path,
-) -> None:
-    assert console_main(["download", "BR", "-q", "-d", str(tmp_path)]) == 0
-    assert [p.name for p in gif_files(tmp_path)] == ["br.gif"]
-    assert [when for when, _ in started_servers] == ["early"]
-    assert all_exited(started_servers)
-
-
-@pytest.mark.parametrize("args", [["--mode", "bogus"], ["ZZZ"], ["--transport", "httpx",
-                                                                  "--mode", "threads"]])
-def test_an_early_server_the_command_does_not_use_is_stopped(
-    started_servers: list[tuple[str, EmbeddedServer]], tmp_path: Path, args: list[str],
-) -> None:
-    assert console_main(["download", "-d", str(tmp_path), *args]) == 2
-    assert [when for when, _ in started_servers] == ["early"]
-    (_, server), = started_servers
-    assert server._child.returncode == -signal.SIGKILL  # not waited for until it serves
-    assert gif_files(tmp_path) == []
-
-
-@pytest.mark.parametrize("server_option", [["-s", "{url}"], ["--server={url}"],
-                                           ["-qs", "{url}"], ["-s{url}"]])
-def test_download_from_a_given_server_starts_no_server(
-    started_servers: list[tuple[str, EmbeddedServer]], tmp_path: Path, server_url: str,
-    server_option: list[str],
-) -> None:
-    option = [part.format(url=server_url) for part in server_option]
-    assert console_main(["download", "BR", "-q", "-d", str(tmp_path), *option]) == 0
-    assert started_servers == []
-
-
-@pytest.mark.parametrize("args", [["download", "--help"], ["download", "-h"], ["serve", "-h"]])
-def test_help_starts_no_server(started_servers: list[tuple[str, EmbeddedServer]],
-                               args: list[str]) -> None:
-    assert console_main(args) == 0
-    assert started_servers == []
 
 
 def test_a_server_that_cannot_be_started_is_one_line_and_exit_1(
@@ -517,31 +435,6 @@ def test_ctrl_c_before_the_command_starts_is_exit_130_without_a_traceback(
     monkeypatch.setattr(typer.main, "get_command", interrupted)
     assert main(["download", "BR"]) == 130
     assert capsys.readouterr().err == "\nInterrupted.\n"
-
-
-def test_an_early_server_is_stopped_when_ctrl_c_stops_the_command_line(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-) -> None:
-    import typer
-
-    def interrupted(*args: Any, **kwargs: Any) -> None:
-        raise KeyboardInterrupt
-
-    server = EmbeddedServer()
-    monkeypatch.setattr(typer.main, "get_command", interrupted)
-    assert main(["download", "BR"], early_server=server) == 130
-    assert server._child.poll() is not None
-    assert capsys.readouterr().err == "\nInterrupted.\n"
-
-
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_held_while_the_command_line_loaded_stops_it_and_its_server(
-    capsys: pytest.CaptureFixture[str], signum: int,
-) -> None:
-    server = EmbeddedServer()
-    assert main(["download", "BR"], early_server=server, held=[signum]) == 130
-    assert server._child.poll() is not None
-    assert capsys.readouterr() == ("", "\nInterrupted.\n")
 
 
 def test_a_server_whose_parent_is_gone_before_it_listens_exits_quietly() -> None:
@@ -689,30 +582,6 @@ def test_the_resume_hint_runs_after_a_double_dash_and_masks_a_password(
         again = [working if arg.startswith("http://bob:***@") else arg for arg in resume]
         assert main(again[again.index("download"):]) == 0
     assert "  2 flags downloaded." in capsys.readouterr().out
-
-
-def test_the_early_start_s_guess_knows_download_s_short_options() -> None:
-    """`_early_server` reads the raw arguments before typer loads: its sets of short options
-    must be the command's own, or a new option would be misread."""
-    import typer
-
-    from flags_async import _early_server
-    from flags_async.cli import app
-
-    command = typer.main.get_command(app)
-    assert isinstance(command, typer.core.TyperGroup)
-    download = command.commands["download"]
-    options = [param for param in download.params if isinstance(param, typer.core.TyperOption)]
-    short = {opt[1]: option for option in options for opt in option.opts + option.secondary_opts
-             if len(opt) == 2 and opt[0] == "-"}
-    takes_a_value = {letter for letter, option in short.items() if not option.is_flag}
-    assert takes_a_value == _early_server._TAKE_A_VALUE | {"s"}
-    server = {letter for letter, option in short.items() if "--server" in option.opts}
-    helps = {name[1] for name in command.context_settings["help_option_names"]
-             if len(name) == 2}
-    assert server | helps == _early_server._NO_EMBEDDED_SHORT
-    assert set(_early_server._NO_EMBEDDED) == {"--server", "--help"}
-    assert any("--server" in option.opts for option in options)
 
 
 def test_a_flag_that_names_could_not_name_is_said_per_line_and_counted() -> None:

@@ -6,13 +6,12 @@ cause instead: which modules a given command loads.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
 import pytest
 
-HEAVY = ("httpx", "aiohttp", "tqdm", "PIL", "matplotlib", "pydantic")
+HEAVY = ("httpx", "aiohttp", "tqdm", "PIL", "matplotlib")
 
 PROBE = """
 import sys
@@ -66,35 +65,6 @@ def test_the_embedded_servers_process_loads_no_command_line_machinery() -> None:
     assert done.stdout.strip() == "[]"
 
 
-def test_parsing_download_loads_no_pydantic() -> None:
-    """Why typer is held below 0.29 (pyproject.toml): 0.29 parses every option that is not a
-    bool through pydantic, a cost paid at every start (docs/design.md has it)."""
-    assert "pydantic" not in loaded_after(["download", "--mode", "bogus",
-                                           "-s", "http://127.0.0.1:9/flags"])
-
-
-AIOHTTP_TLS_AT_IMPORT = """
-import ssl
-made = []
-real = ssl.SSLContext.set_default_verify_paths
-def recorded(self):
-    made.append(self)
-    return real(self)
-ssl.SSLContext.set_default_verify_paths = recorded
-import aiohttp
-print(len(made) > 0)
-"""
-
-
-def test_aiohttp_still_builds_tls_contexts_while_it_imports() -> None:
-    """Part of what `_early_server` overlaps: the embedded server's process imports aiohttp,
-    which loads the system's CA certificates at import (aio-libs/aiohttp#9029). When this
-    fails, measure again whether starting the server early still pays (docs/design.md)."""
-    done = subprocess.run([sys.executable, "-c", AIOHTTP_TLS_AT_IMPORT], capture_output=True,
-                          text=True, timeout=60, check=True)
-    assert done.stdout.strip() == "True"
-
-
 INTERRUPTED_WHILE_IMPORTING = """
 import builtins, os, signal, sys
 if sys.argv[1] == "ignored":
@@ -114,7 +84,7 @@ run()
 
 @pytest.mark.parametrize(("module", "argv"), [
     ("cli", ["--version"]),  # `from .cli import run` in flags_async/_console.py
-    ("server._embedded", ["download", "BR"]),  # while _early_server starts the server
+    ("server._embedded", ["download", "BR"]),  # as `download` starts the embedded server
     ("_signals", ["download", "BR"]),  # the command line's own signal handling, loading
     ("client._limits", ["download", "BR", "-s", "http://127.0.0.1:9/flags"]),  # the command's
 ])
@@ -127,23 +97,8 @@ def test_a_ctrl_c_while_the_command_line_loads_is_one_line_and_exit_130(
     assert (done.returncode, done.stdout, done.stderr) == (130, "", "\nInterrupted.\n")
 
 
-def test_a_sigterm_while_the_command_line_loads_is_answered_as_ctrl_c() -> None:
-    done = subprocess.run([sys.executable, "-c", INTERRUPTED_WHILE_IMPORTING, "default",
-                           "server._embedded", "download", "BR"], capture_output=True,
-                          text=True, timeout=60, check=False,
-                          env={**os.environ, "STOP_SIGNAL": "SIGTERM"})
-    assert (done.returncode, done.stdout, done.stderr) == (130, "", "\nInterrupted.\n")
-
-
 def test_an_ignored_ctrl_c_stays_ignored_while_the_command_line_loads() -> None:
     done = subprocess.run([sys.executable, "-c", INTERRUPTED_WHILE_IMPORTING, "ignored",
                            "cli", "--version"], capture_output=True, text=True, timeout=60,
                           check=False)
     assert (done.returncode, done.stdout, done.stderr) == (0, "flags-async 0.1.0\n", "")
-
-
-def test_the_console_script_is_the_one_that_holds_an_early_ctrl_c() -> None:
-    from importlib.metadata import entry_points
-
-    (script,) = entry_points(group="console_scripts", name="flags-async")
-    assert script.value == "flags_async._console:run"

@@ -16,11 +16,8 @@ import pytest
 from PIL import Image
 
 from flags_async import country_codes
-from flags_async.server._app import make_app
-from flags_async.server._catalogue import Catalogue, countries, export
+from flags_async.server._catalogue import Catalogue, export
 from flags_async.server._faults import PRESETS, Faults
-from flags_async.server._flagart import draw_flag
-from tests.conftest import serving
 
 MakeServer = Callable[..., AbstractContextManager[str]]
 
@@ -37,59 +34,13 @@ def test_every_country_has_a_distinct_valid_gif_of_realistic_size(
     assert image.format == "GIF" and image.size == (240, 160)
 
 
-def test_the_gifs_are_deterministic(catalogue: Catalogue) -> None:
-    assert draw_flag("BR") == catalogue["br/br.gif"].body
-
-
-def test_the_catalogue_draws_a_flag_when_first_asked_for_and_keeps_it(
-    monkeypatch: pytest.MonkeyPatch,
+def test_the_catalogue_lists_a_gif_and_metadata_for_every_country(
+    catalogue: Catalogue,
 ) -> None:
-    from flags_async.server import _flagart
-
-    drawn: list[str] = []
-
-    def counting(cc: str) -> bytes:
-        drawn.append(cc)
-        return draw_flag(cc)
-
-    monkeypatch.setattr(_flagart, "draw_flag", counting)
-    catalogue = Catalogue()
-    assert len(catalogue) == 2 * 194 and drawn == []  # nothing drawn to list the files
-    assert catalogue["zw/zw.gif"].body == draw_flag("ZW")
-    assert catalogue["zw/zw.gif"] is catalogue["zw/zw.gif"]
+    codes = [cc.lower() for cc in country_codes()]
+    assert sorted(catalogue) == sorted([f"{cc}/{cc}.gif" for cc in codes]
+                                       + [f"{cc}/metadata.json" for cc in codes])
     assert catalogue["zw/metadata.json"].content_type == "application/json"
-    assert drawn == ["ZW"]
-    assert "zz/zz.gif" not in catalogue and "zw/other.gif" not in catalogue
-
-
-def test_a_fresh_server_answers_at_once_a_flag_it_has_not_drawn_yet(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The server draws ahead in the background, from AD on (slowly here: 10 ms a flag, so
-    that it is nowhere near ZW when the request comes); ZW is drawn on demand, once."""
-    import time
-
-    from flags_async.server import _flagart
-
-    drawn: list[str] = []
-
-    def counting(cc: str) -> bytes:
-        drawn.append(cc)
-        if cc != "ZW":
-            time.sleep(0.010)
-        return draw_flag(cc)
-
-    monkeypatch.setattr(_flagart, "draw_flag", counting)
-    with serving(lambda: make_app(Faults(), Catalogue())) as url:
-        first = httpx.get(f"{url}/zw/zw.gif")
-        assert first.status_code == 200 and first.content == draw_flag("ZW")
-        assert "ZW" in drawn and drawn.index("ZW") < 193  # not after drawing all the others
-        assert httpx.get(f"{url}/zw/zw.gif").content == first.content
-    assert drawn.count("ZW") == 1
-
-
-def test_the_country_table_matches_the_shipped_code_list() -> None:
-    assert [c.iso_cc for c in countries()] == list(country_codes())
 
 
 def test_it_serves_gifs_and_the_books_metadata(server_url: str) -> None:

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import ssl
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import Annotated, NoReturn
 
 import typer
 
 from .. import __version__
 from .._models import MAX_TIMEOUT
 from .._signals import ctrl_c_once, sigterm_as_ctrl_c
-
-if TYPE_CHECKING:
-    from ..server._embedded import EmbeddedServer
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -67,7 +65,6 @@ class Invocation:
     """What `main` hands each command as click's `obj`."""
 
     args: list[str] | None  # the command line as typed, for the resume hint; None: unknown
-    early_server: EmbeddedServer | None = None  # see _early_server
     said_interrupted: bool = False
 
 
@@ -105,27 +102,17 @@ def trust_store(cacert: Path | None = None) -> ssl.SSLContext:
         fail(f"cannot use --cacert {cacert}: {why(exc)}")
 
 
-def main(argv: list[str] | None = None, early_server: EmbeddedServer | None = None,
-         held: list[int] | None = None) -> int:
-    """Console entry point: usage errors become one line on stderr and exit 2. SIGTERM stops a
-    command as Ctrl-C does, and only the first Ctrl-C counts (see `_signals.ctrl_c_once`).
-    From the console script (`flags_async/_console.py`): `early_server` is `download`'s to
-    take, and stopped when the command ends; `held` lists the Ctrl-Cs and SIGTERMs that came
-    while the command line loaded, answered as soon as this function handles them. Returns
-    the exit code, whatever happened, so that `run` can exit at once."""
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line and return its exit code, whatever happened: usage errors become
+    one line on stderr and exit 2. SIGTERM stops a command as Ctrl-C does, and only the first
+    Ctrl-C counts (see `_signals.ctrl_c_once`)."""
     args = sys.argv[1:] if argv is None else argv
-    invocation = Invocation(args, early_server)
+    invocation = Invocation(args)
     try:
         with ctrl_c_once(), sigterm_as_ctrl_c():
-            try:
-                if held:
-                    raise KeyboardInterrupt
-                command = typer.main.get_command(app)
-                code = command.main(args=args, prog_name="flags-async", standalone_mode=False,
-                                    obj=invocation)
-            finally:
-                if early_server is not None:  # unused, or used and stopped already
-                    early_server.close()
+            command = typer.main.get_command(app)
+            code = command.main(args=args, prog_name="flags-async", standalone_mode=False,
+                                obj=invocation)
         if code == EXIT_INTERRUPTED and not invocation.said_interrupted:
             typer.echo("\nInterrupted.", err=True)  # typer's answer to a Ctrl-C while parsing
     except typer.TyperException as exc:  # click's usage errors derive from it
@@ -151,15 +138,16 @@ def _command_path(args: list[str]) -> str:
     return "flags-async"
 
 
-def run(early_server: EmbeddedServer | None = None, held: list[int] | None = None) -> NoReturn:
-    """The `flags-async` command: `main`, then exit with its code at once, without the
-    interpreter's tear-down. The report is out and every file is closed by then; what is left
-    is unloading aiohttp and friends, or a thread of an interrupted run still in a TCP
-    connect or a DNS lookup, which has nothing left to save (see `client/_stop.py`)."""
-    code = main(early_server=early_server, held=held)
+def run() -> NoReturn:
+    """The `flags-async` console script, and `python -m flags_async`."""
+    code = main()
+    with contextlib.suppress(ValueError):  # not the main thread: no signals here anyway
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the command is over: a late Ctrl-C
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # (a terminal's second) changes nothing
     try:
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(OSError, ValueError):  # a closed pipe, say
-                stream.flush()
-    finally:
-        os._exit(code)
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except BrokenPipeError:  # the reader went away (`| head`): exit quietly, as Python's
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # docs advise
+        code = code or EXIT_ERRORS
+    sys.exit(code)

@@ -47,7 +47,7 @@ DEFAULT_EXAMPLES = {"milliseconds": "0,2,10,50", "request counts": "1,10,100,100
 def bench(
     ctx: typer.Context,
     codes: Annotated[list[str] | None, typer.Argument(
-        metavar="[CC]...", show_default=False,
+        metavar="CC", show_default=False,
         help="Codes as for download. Default: per scenario (fast: all 676, slow ones: 194).",
     )] = None,
     all_cc: Annotated[bool, typer.Option("-a", "--all", help="The 194 country codes.")] = False,

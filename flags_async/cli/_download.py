@@ -58,7 +58,7 @@ from ._report import (
 def download(
     ctx: typer.Context,
     codes: Annotated[list[str] | None, typer.Argument(
-        metavar="[CC]...", show_default=False,
+        metavar="CC", show_default=False,
         help="Two-letter codes, or one letter for all codes starting with it (B = BA..BZ). "
              "Default: the 20 most populous countries.",
     )] = None,
@@ -163,8 +163,8 @@ def download(
     route: str | None = None
     try:
         direct = url is None  # the embedded server is always reached directly
-        with given_or_started(url, started=invocation.early_server) as flag_server:
-            # An embedded server is starting (see _early_server); meanwhile:
+        with given_or_started(url) as flag_server:
+            # An embedded server is starting in its own process; meanwhile:
             prepare_dest(Path(dest))  # before any request: a folder we cannot use costs nothing
             tls = trust_store(cacert)
             warm_up(mode, transport or TransportName.AIOHTTP)

@@ -117,14 +117,14 @@ async def save(writer: Executor, cc: str, image: bytes, attempts: int, stem: str
 async def download_one(client: httpx.AsyncClient, cc: str, options: Options,
                        semaphore: asyncio.Semaphore, writer: Executor, breaker: Breaker) -> Result:
     loop = asyncio.get_running_loop()
-    if options.skip_existing and not options.names and (
+    if options.skip_existing and (
             kept := await loop.run_in_executor(writer, kept_flag, cc, None, options)):
         return kept
     try:
         async with semaphore:
             if given_up := breaker.not_attempted(cc):
                 return given_up
-            if options.names and options.skip_existing:  # the name first: kept costs no GIF
+            if options.names_first:
                 stem = await get_country_stem(client, cc, options, breaker)
                 if kept := await loop.run_in_executor(writer, kept_flag, cc, stem, options):
                     return kept

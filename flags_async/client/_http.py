@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 
 from .._models import Options, TransportName
-from ._cookie_skip import skip_cookie_parsing
 from ._fetch import MAX_REDIRECTS
 from ._server_url import environment_proxies, proxy_for
 
@@ -57,11 +56,10 @@ def async_client(options: Options) -> httpx.AsyncClient:
         proxy = None if options.direct else proxy_for(options.base_url, options.proxy)
         transport = AiohttpTransport(verify=ssl_context(options.cacert), limits=limits,
                                      proxy=proxy, trust_env=False)
-        return skip_cookie_parsing(httpx.AsyncClient(transport=transport, **settings))
+        return httpx.AsyncClient(transport=transport, **settings)
     check_environment_proxies(options)
-    return skip_cookie_parsing(httpx.AsyncClient(
-        verify=ssl_context(options.cacert), proxy=options.proxy, trust_env=not options.direct,
-        **settings))
+    return httpx.AsyncClient(verify=ssl_context(options.cacert), proxy=options.proxy,
+                             trust_env=not options.direct, **settings)
 
 
 def sync_client(options: Options) -> httpx.Client:
@@ -71,11 +69,11 @@ def sync_client(options: Options) -> httpx.Client:
         max_connections=options.max_req, max_keepalive_connections=options.max_req
     )
     check_environment_proxies(options)
-    return skip_cookie_parsing(httpx.Client(
+    return httpx.Client(
         verify=ssl_context(options.cacert), limits=limits, proxy=options.proxy,
         trust_env=not options.direct, timeout=options.timeout, follow_redirects=True,
         max_redirects=MAX_REDIRECTS,
-    ))
+    )
 
 
 def check_environment_proxies(options: Options) -> None:

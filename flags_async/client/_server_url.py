@@ -27,21 +27,12 @@ def resolve_server(value: str) -> tuple[str, str | None]:
         return EMBEDDED, None
     if label in SERVERS:
         return label, SERVERS[label]
-    try:
-        parts = urlsplit(value)
-        port = parts.port  # a port that is not a number from 0 to 65535 raises only when read
-    except ValueError as exc:  # e.g. "Invalid IPv6 URL", "Port out of range 0-65535"
-        raise ServerError(f"invalid server URL {without_password(value)!r}: {exc}") from None
-    if port == 0:  # a port to listen on ("any free one"), never one to connect to
-        raise ServerError(f"invalid server URL {without_password(value)!r}: port 0")
     if "://" not in value:
         raise ServerError(
             f"unknown server {value!r}: use one of {', '.join(LABELS)} or an http(s):// URL"
         )
-    if parts.scheme.lower() not in ("http", "https"):
-        raise ServerError(f"unsupported URL scheme {parts.scheme!r}: use http:// or https://")
-    if not parts.hostname:
-        raise ServerError(f"no host in server URL {without_password(value)!r}")
+    if problem := url_problem(value):
+        raise ServerError(f"invalid server URL {without_password(value)!r}: {problem}")
     return "URL", value.rstrip("/")
 
 

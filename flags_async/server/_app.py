@@ -10,11 +10,11 @@ import asyncio
 import random
 import socket
 import struct
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 
 from aiohttp import web
 
-from ._catalogue import Entry, build_catalogue
+from ._catalogue import Entry, load_catalogue
 from ._faults import Faults
 
 #: What a captive portal or a confused proxy sends instead of a GIF.
@@ -26,7 +26,7 @@ RETRY_AFTER = 1
 def make_app(faults: Faults, catalogue: Mapping[str, Entry] | None = None,
              rng: random.Random | None = None) -> web.Application:
     """An app serving `/flags/<cc>/<file>` from the catalogue, and 404 for anything else."""
-    files = build_catalogue() if catalogue is None else catalogue
+    files = load_catalogue() if catalogue is None else catalogue
     chance = rng or random.Random()
 
     async def flag_file(request: web.Request) -> web.StreamResponse:
@@ -54,22 +54,7 @@ def make_app(faults: Faults, catalogue: Mapping[str, Entry] | None = None,
 
     app = web.Application()
     app.router.add_get("/flags/{cc}/{name}", flag_file)
-    app.cleanup_ctx.append(lambda app: _making_ahead(files))
     return app
-
-
-async def _making_ahead(files: Mapping[str, Entry]) -> AsyncIterator[None]:
-    """While the server runs, make every file not asked for yet, one at a time between
-    requests: a server that has just started answers at once, and soon without drawing."""
-
-    async def make_all() -> None:
-        for path in files:
-            files.get(path)
-            await asyncio.sleep(0)  # let requests in
-
-    task = asyncio.create_task(make_all())
-    yield
-    task.cancel()
 
 
 def _reset(request: web.Request) -> web.Response:

@@ -1,9 +1,9 @@
 """The embedded server's own process: `python -m flags_async.server._child FAULTS_JSON`.
 
-`EmbeddedServer` starts this instead of `flags-async serve`: the CLI would import typer and
-parse through pydantic, start-up that every `flags-async download` would wait for. It listens on
-a free loopback port, prints its base URL on one line, and serves until its standard input
-closes (the parent is done, or dead) or SIGTERM comes; Ctrl-C is the parent's to handle.
+`EmbeddedServer` starts this instead of `flags-async serve`, which would import the command
+line first. It listens on a free loopback port, prints its base URL on one line, and serves
+until its standard input closes (the parent is done, or dead) or SIGTERM comes; Ctrl-C is the
+parent's to handle.
 """
 
 from __future__ import annotations
@@ -18,21 +18,18 @@ from ._serve import listen, serve_until_stopped
 
 
 def say_listening(url: str) -> None:
-    """Tell the parent where to find us. A parent that is gone already (killed while it was
-    loading) has nobody to serve: exit at once, quietly."""
+    """Tell the parent where to find us; a parent gone already has nobody to serve."""
     try:
         print(url, flush=True)
-    except BrokenPipeError:
-        os._exit(0)
+    except BrokenPipeError:  # as Python's docs advise: no second error when exiting
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(0) from None
 
 
 def main(faults_json: str) -> None:
     sock = listen("127.0.0.1", 0)
     app = make_app(Faults.from_json(faults_json))
     asyncio.run(serve_until_stopped(app, sock, say_listening, stop_on_stdin_eof=True))
-    # The parent waits for this exit. Nothing is left to flush or close, so skip the
-    # interpreter's tear-down of aiohttp and Pillow, which takes longer than the stop itself.
-    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -20,9 +20,10 @@ class EmbeddedServer:
     """The bundled server in a child process on a free loopback port, for one command.
 
     A separate process, so the server never competes with the client for its event loop or
-    interpreter lock. It starts when this object is made (`ServerError` if no process can be
-    had) and `base_url()` waits until it listens, so the client can do its own start-up in the
-    meantime. The child exits when its stdin closes (`close`), so it cannot outlive us.
+    interpreter lock (docs/design.md has the figures). It starts when this object is made
+    (`ServerError` if no process can be had) and `base_url()` waits until it listens, so the
+    client can do its own start-up in the meantime. The child exits when its stdin closes
+    (`close`), so it cannot outlive us.
     """
 
     def __init__(self, faults: Faults = NO_FAULTS) -> None:
@@ -87,23 +88,15 @@ class GivenServer:
 
 
 @contextlib.contextmanager
-def given_or_started(url: str | None, faults: Faults = NO_FAULTS,
-                     started: EmbeddedServer | None = None,
-                     ) -> Iterator[EmbeddedServer | GivenServer]:
-    """The server at `url`, or else an embedded one with `faults` (`started`, if the caller
-    has already started it), stopped when the block ends."""
-    server = GivenServer(url) if url is not None else started or EmbeddedServer(faults)
+def given_or_started(url: str | None,
+                     faults: Faults = NO_FAULTS) -> Iterator[EmbeddedServer | GivenServer]:
+    """The server at `url`, or else an embedded one with `faults`, stopped when the block
+    ends. An embedded one is still starting when the block begins: `base_url()` waits."""
+    server = GivenServer(url) if url is not None else EmbeddedServer(faults)
     try:
         yield server
     finally:
         server.close()
-
-
-@contextlib.contextmanager
-def embedded_server(faults: Faults = NO_FAULTS) -> Iterator[str]:
-    """An embedded server's base URL, for the block."""
-    with given_or_started(None, faults) as server:
-        yield server.base_url()
 
 
 @contextlib.contextmanager
