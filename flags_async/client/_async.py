@@ -142,11 +142,6 @@ async def supervisor(cc_list: list[str], options: Options, on_result: OnResult) 
     semaphore = asyncio.Semaphore(options.max_req)
     breaker = Breaker(options.give_up_after)
     results: list[Result] = []
-
-    def report(result: Result) -> None:
-        results.append(result)
-        on_result(result)
-
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flags-writer")
     to_do: list[asyncio.Task[Result]] = []
     try:
@@ -159,17 +154,21 @@ async def supervisor(cc_list: list[str], options: Options, on_result: OnResult) 
                                                             writer, breaker)))
                 await pace(len(to_do), semaphore)
             for next_done in asyncio.as_completed(to_do):
-                report(await next_done)
+                result = await next_done
+                on_result(result)
+                results.append(result)
     except BaseExceptionGroup as errors:
         # Downloads return their failures as results, so what fails here is `on_result` (its
         # pipe closed, say) or a bug: a lone one is raised as itself, as the other modes do.
         if len(errors.exceptions) == 1:
             raise errors.exceptions[0] from None
         raise
+    except (asyncio.CancelledError, KeyboardInterrupt):  # Ctrl-C: saves under way finished;
+        for result in finished(to_do):  # (see `save`) every result is handed over again, and
+            on_result(result)  # `download` reports each once
+        raise
     finally:
-        writer.shutdown(cancel_futures=True)  # first: `report` below may raise again
-        for result in unreported(to_do, results):  # after Ctrl-C: saved anyway (see `save`)
-            report(result)
+        writer.shutdown(cancel_futures=True)
     return results
 
 
@@ -190,12 +189,10 @@ async def pace(started: int, semaphore: asyncio.Semaphore) -> None:
         await asyncio.sleep(0)
 
 
-def unreported(to_do: list[asyncio.Task[Result]], results: list[Result]) -> list[Result]:
-    """The results of finished downloads that are not among `results`."""
-    reported = {result.cc for result in results}
+def finished(to_do: list[asyncio.Task[Result]]) -> list[Result]:
+    """The results of the downloads that have ended, reported or not."""
     return [task.result() for task in to_do
-            if task.done() and not task.cancelled() and task.exception() is None
-            and task.result().cc not in reported]
+            if task.done() and not task.cancelled() and task.exception() is None]
 
 
 def download_many(cc_list: list[str], options: Options, on_result: OnResult) -> list[Result]:

@@ -120,9 +120,8 @@ def download_many(cc_list: list[str], options: Options, on_result: OnResult) -> 
                 result = download_one(client, cc, options, stop, breaker)
                 on_result(result)
                 results.append(result)
-        except KeyboardInterrupt:  # Ctrl-C: a flag saved but not yet reported is reported
-            for result in stop.close()[-1:]:
-                if result not in results:
-                    on_result(result)
+        except KeyboardInterrupt:  # Ctrl-C: every flag saved is handed over again (`download`
+            for result in stop.close():  # reports each once), the last one perhaps for the
+                on_result(result)  # first time
             raise
     return results

@@ -28,15 +28,11 @@ def download_many(cc_list: list[str], options: Options, on_result: OnResult) -> 
                 on_result(result)
                 results.append(result)
         except BaseException:  # Ctrl-C, say: what runs stops at once (`Stop`), what waits
-            # never starts; the flags saved and the downloads ended are all reported, and no
-            # thread is waited for.
+            # never starts, no thread is waited for, and the flags saved and the downloads
+            # ended are handed over again (`download` reports each once).
             executor.shutdown(wait=False, cancel_futures=True)
-            saved = stop.close()
-            reported = {result.cc for result in results}
-            for result in [*saved, *finished(to_do)]:
-                if result.cc not in reported:
-                    reported.add(result.cc)
-                    on_result(result)
+            for result in [*stop.close(), *finished(to_do)]:
+                on_result(result)
             raise
     executor.shutdown()
     return results
