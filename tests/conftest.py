@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 import signal
 import ssl
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -18,8 +16,8 @@ from aiohttp import web
 
 from flags_async.server._app import make_app
 from flags_async.server._catalogue import Catalogue, load_catalogue
+from flags_async.server._embedded import ThreadServer
 from flags_async.server._faults import Faults
-from flags_async.server._serve import listen, serve_until_stopped
 
 NO_FAULTS = Faults()
 
@@ -32,32 +30,13 @@ def catalogue() -> Catalogue:
 @contextmanager
 def serving(make: Callable[[], web.Application],
             tls: ssl.SSLContext | None = None) -> Iterator[str]:
-    """Serve the app `make()` builds on 127.0.0.1:<free port> until the block ends.
-
-    Yields the base URL once the server listens (an event, not a guess of how long it takes).
-    """
-    sock = listen("127.0.0.1", 0)
-    ready = threading.Event()
-    urls: list[str] = []
-    loop = asyncio.new_event_loop()
-    stop = asyncio.Event()
-
-    def on_ready(url: str) -> None:
-        urls.append(url)
-        ready.set()
-
-    async def main() -> None:
-        await serve_until_stopped(make(), sock, on_ready, stop=stop, tls=tls)
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
-    thread.start()
+    """Serve the app `make()` builds on 127.0.0.1:<free port> until the block ends, in a
+    thread, as `download` runs its embedded server; yields the base URL once it listens."""
+    server = ThreadServer(make, tls)
     try:
-        assert ready.wait(10), "test server did not start"
-        yield urls[0]
+        yield server.base_url()
     finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(10)
-        loop.close()
+        server.close()
 
 
 @contextmanager

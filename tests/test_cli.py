@@ -22,7 +22,7 @@ import pytest
 from flags_async import ServerError, __version__
 from flags_async.cli import main
 from flags_async.client._server_url import resolve_server
-from flags_async.server._embedded import EmbeddedServer, given_or_embedded
+from flags_async.server._embedded import ChildServer, given_or_embedded
 from flags_async.server._faults import Faults
 from tests.conftest import cli_process, gif_files
 
@@ -369,10 +369,10 @@ def test_serve_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert "Wrote 388 files" in capsys.readouterr().out
 
 
-def test_the_embedded_server_serves_and_exits_with_its_parent(tmp_path: Path) -> None:
+def test_the_bench_s_child_server_serves_and_stops_with_the_block(tmp_path: Path) -> None:
     import httpx
 
-    with given_or_embedded(None) as url:
+    with given_or_embedded(None, in_child=True) as url:
         assert url.startswith("http://127.0.0.1:")
         assert httpx.get(f"{url}/br/br.gif").content.startswith(b"GIF89a")
     with pytest.raises(httpx.ConnectError):
@@ -404,7 +404,7 @@ def test_download_from_a_given_server_starts_no_server(
     def no_server(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("an embedded server was started")
 
-    monkeypatch.setattr(_embedded, "EmbeddedServer", no_server)
+    monkeypatch.setattr(_embedded, "embedded", no_server)
     assert main(["download", "BR", "-q", "-d", str(tmp_path), "-s", server_url]) == 0
     assert [p.name for p in gif_files(tmp_path)] == ["br.gif"]
 
@@ -412,16 +412,15 @@ def test_download_from_a_given_server_starts_no_server(
 def test_a_server_that_cannot_be_started_is_one_line_and_exit_1(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from flags_async.server import _embedded
+    from flags_async.server import _serve
 
-    def no_process(*args: Any, **kwargs: Any) -> None:
-        raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+    def no_socket(*args: Any, **kwargs: Any) -> None:
+        raise OSError(errno.EMFILE, "Too many open files")
 
-    monkeypatch.setattr(_embedded.subprocess, "Popen", no_process)
+    monkeypatch.setattr(_serve, "listen", no_socket)
     assert main(["download", "BR", "-d", str(tmp_path)]) == 1
     assert capsys.readouterr().err == (
-        "flags-async: error: cannot start the embedded flag server: "
-        "Resource temporarily unavailable\n")
+        "flags-async: error: cannot start the embedded flag server: Too many open files\n")
 
 
 def test_ctrl_c_before_the_command_starts_is_exit_130_without_a_traceback(
@@ -502,9 +501,9 @@ def test_a_download_run_through_typer_leaves_the_callers_signal_handlers_alone(
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
 
 
-def test_the_embedded_server_has_a_process_group_of_its_own() -> None:
+def test_the_bench_s_child_server_has_a_process_group_of_its_own() -> None:
     """So a Ctrl-C at the terminal, sent to our group, does not reach it while it starts."""
-    server = EmbeddedServer()
+    server = ChildServer()
     try:
         assert os.getpgid(server._child.pid) == server._child.pid != os.getpgrp()
     finally:

@@ -197,7 +197,7 @@ def bench_scenario(
     plan = [(name, 1 if name == "sequential" else m)
             for m in max_reqs for name in variants if name != "sequential" or m == max_reqs[0]]
     # The runs' folders go when the scenario ends, so no run pays for another's clean-up.
-    with (given_or_embedded(server_url, scenario.faults) as url,
+    with (given_or_embedded(server_url, scenario.faults, in_child=True) as url,
           tempfile.TemporaryDirectory(prefix="flags-bench-") as root):
         result = ScenarioResult(scenario.name, without_password(url), codes,
                                 scenario.latency_ms, bundled=server_url is None)

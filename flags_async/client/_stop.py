@@ -1,21 +1,11 @@
-"""Ctrl-C in the sync modes: how a run blocked in threads ends at once, its report exact.
+"""Ctrl-C in the sync modes: a run blocked in threads ends at once, its report exact.
 
-A thread cannot be cancelled as an asyncio task is, and Python runs a signal handler in the main
-thread only, between two bytecodes. So on Ctrl-C (`Stop.on_ctrl_c`, installed by
-`_signals.handling_ctrl_c`):
-
-- the run stops: every socket the client opened is shut down (`socket.shutdown` wakes a `recv`
-  blocked in any thread; `close` does not, on Linux), a back-off looks at the flag every
-  `POLL_S` seconds, and no attempt and no save starts any more;
-- KeyboardInterrupt is raised in the main thread at once, unless the main thread is saving a
-  flag: then as soon as that save is done and counted;
-- the saves are the one thing waited for: every save passes a gate (`Stop.save`) that records
-  its result, so once the gate is closed (`Stop.close`) the files on disk are final and
-  `Stop.saved` lists them all. Nothing else is waited for: a thread still in a TCP connect or a
-  DNS lookup when Ctrl-C comes cannot save any more, and ends by itself.
-
-The handler takes no lock (it may run while the main thread holds one): the flags are plain
-attributes, and the list of sockets is read by copying it, which the GIL makes atomic.
+A thread cannot be cancelled, so on Ctrl-C (`Stop.on_ctrl_c`) every socket the client opened is
+shut down (which wakes a `recv` in any thread), back-offs and new attempts stop, and
+KeyboardInterrupt is raised in the main thread, after the save it may be in. Saves are the one
+thing waited for: each passes a gate (`Stop.save`) that records its result, so once the gate
+is closed (`Stop.close`) `Stop.saved` lists exactly the files on disk. The handler takes no
+lock (it may run while the main thread holds one). docs/design.md, "Ctrl-C", says why.
 """
 
 from __future__ import annotations

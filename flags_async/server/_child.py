@@ -1,6 +1,6 @@
 """The embedded server's own process: `python -m flags_async.server._child FAULTS_JSON`.
 
-`EmbeddedServer` starts this instead of `flags-async serve`, which would import the command
+`ChildServer` starts this instead of `flags-async serve`, which would import the command
 line first. It listens on a free loopback port, prints its base URL on one line, and serves
 until its standard input closes (the parent is done, or dead) or SIGTERM comes; Ctrl-C is the
 parent's to handle.

@@ -1,30 +1,86 @@
-"""The bundled server as a child process, for the duration of one command."""
+"""The bundled server for the length of one command: in a thread of the client's own process
+(`download`'s, which has imported aiohttp already), or in a child process (`bench`'s, so that
+the server never competes with the client it measures). docs/design.md has the figures."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import select
+import ssl
 import subprocess
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Protocol
 
 from .._models import ServerError
 from ._faults import NO_FAULTS, Faults
 
-#: How long a child server may take to start and listen.
+if TYPE_CHECKING:
+    from aiohttp import web
+
+#: How long a server may take to start and listen.
 STARTUP_TIMEOUT = 30.0
 
 
-class EmbeddedServer:
-    """The bundled server in a child process on a free loopback port, for one command.
+class Server(Protocol):
+    def base_url(self) -> str: ...
+    def close(self) -> None: ...
 
-    A separate process, so the server never competes with the client for its event loop or
-    interpreter lock (docs/design.md has the figures). It starts when this object is made
-    (`ServerError` if no process can be had) and `base_url()` waits until it listens, so the
-    client can do its own start-up in the meantime. The child exits when its stdin closes
-    (`close`), so it cannot outlive us.
-    """
+
+class ThreadServer:
+    """The app `make()` builds, served on 127.0.0.1 (a free port) by an event loop of its own
+    in a daemon thread. It starts when this object is made; `base_url()` waits until it
+    listens, `close()` stops it and waits for the thread."""
+
+    def __init__(self, make: Callable[[], web.Application],
+                 tls: ssl.SSLContext | None = None) -> None:
+        from ._serve import listen, serve_until_stopped
+
+        try:
+            sock = listen("127.0.0.1", 0)
+        except OSError as exc:  # no descriptor to be had (EMFILE...)
+            raise ServerError(
+                f"cannot start the embedded flag server: {exc.strerror or exc}") from exc
+        self._url = ""
+        self._ready = threading.Event()
+        self._loop = asyncio.new_event_loop()
+        self._stop = asyncio.Event()
+
+        def on_ready(url: str) -> None:
+            self._url = url
+            self._ready.set()
+
+        async def serve() -> None:
+            try:
+                await serve_until_stopped(make(), sock, on_ready, stop=self._stop, tls=tls)
+            finally:
+                self._ready.set()  # a server that failed to start must not be waited for
+
+        self._thread = threading.Thread(target=self._loop.run_until_complete, args=(serve(),),
+                                        name="flags-server", daemon=True)
+        self._thread.start()
+
+    def base_url(self) -> str:
+        if not (self._ready.wait(STARTUP_TIMEOUT) and self._url):
+            raise ServerError("the embedded flag server did not start")
+        return self._url
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._stop.set)
+            self._thread.join(STARTUP_TIMEOUT)
+        if not self._thread.is_alive():
+            self._loop.close()
+
+
+class ChildServer:
+    """The bundled server in a child process on a free loopback port (`server._child`). It
+    starts when this object is made (`ServerError` if no process can be had); `base_url()`
+    waits until it listens. The child exits when its stdin closes (`close`), so it cannot
+    outlive us."""
 
     def __init__(self, faults: Faults = NO_FAULTS) -> None:
         command = [sys.executable, "-m", "flags_async.server._child", faults.to_json()]
@@ -41,7 +97,6 @@ class EmbeddedServer:
         self._url = ""
 
     def base_url(self) -> str:
-        """The server's base URL, once it listens; `ServerError` if it does not start."""
         stdout = self._child.stdout
         assert stdout is not None
         if not self._url:
@@ -54,8 +109,7 @@ class EmbeddedServer:
 
     def close(self) -> None:
         """Stop the child: closing its stdin tells it to; a child that hangs, or that we have
-        not heard say it listens (no request of ours can be in it, and it reads its stdin only
-        once it serves), is killed. Closing twice is harmless."""
+        not heard say it listens, is killed. Closing twice is harmless."""
         assert self._child.stdin is not None and self._child.stdout is not None
         if self._child.stdin.closed:
             return
@@ -87,12 +141,28 @@ class GivenServer:
         pass
 
 
+def embedded(faults: Faults = NO_FAULTS) -> ThreadServer:
+    """The bundled server with `faults`, in a thread of this process."""
+
+    def make() -> web.Application:
+        from ._app import make_app  # aiohttp.web, in the server's thread
+
+        return make_app(faults)
+
+    return ThreadServer(make)
+
+
 @contextlib.contextmanager
-def given_or_started(url: str | None,
-                     faults: Faults = NO_FAULTS) -> Iterator[EmbeddedServer | GivenServer]:
-    """The server at `url`, or else an embedded one with `faults`, stopped when the block
-    ends. An embedded one is still starting when the block begins: `base_url()` waits."""
-    server = GivenServer(url) if url is not None else EmbeddedServer(faults)
+def given_or_started(url: str | None, faults: Faults = NO_FAULTS, *,
+                     in_child: bool = False) -> Iterator[Server]:
+    """The server at `url`, or else the bundled one with `faults` (in a thread, or
+    `in_child`), stopped when the block ends. A bundled one is still starting when the block
+    begins: `base_url()` waits."""
+    server: Server
+    if url is not None:
+        server = GivenServer(url)
+    else:
+        server = ChildServer(faults) if in_child else embedded(faults)
     try:
         yield server
     finally:
@@ -100,7 +170,8 @@ def given_or_started(url: str | None,
 
 
 @contextlib.contextmanager
-def given_or_embedded(url: str | None, faults: Faults = NO_FAULTS) -> Iterator[str]:
-    """`url` if one is given, else the base URL of an embedded server run for the block."""
-    with given_or_started(url, faults) as server:
+def given_or_embedded(url: str | None, faults: Faults = NO_FAULTS, *,
+                      in_child: bool = False) -> Iterator[str]:
+    """`url` if one is given, else the base URL of a bundled server run for the block."""
+    with given_or_started(url, faults, in_child=in_child) as server:
         yield server.base_url()

@@ -1,7 +1,7 @@
 """What the bundled server can be told to do wrong: delays and faults, and the book's presets.
 
 Apart from the app (`_app.py`) so that a client can describe a server it will start (the bench,
-`EmbeddedServer`) without importing aiohttp.web.
+`ChildServer`) without importing aiohttp.web.
 """
 
 from __future__ import annotations
