@@ -24,8 +24,9 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/flags-async download --all
 
+# Four workers on two cores: most tests wait on a server, a timeout or a child process.
 test: $(STAMP)
-	$(BIN)/python -m pytest --cov --cov-report=term-missing
+	$(BIN)/python -m pytest -n 4 --cov --cov-report=term-missing
 
 # The suite on every supported Python found here, on PATH or installed by pyenv, each in a
 # .venv-3.X/ of its own; pyproject.toml's classifiers name the versions that pass.

@@ -164,7 +164,7 @@ def download(
     try:
         direct = url is None  # the embedded server is always reached directly
         with given_or_started(url) as flag_server:
-            # An embedded server is starting in its own process; meanwhile:
+            # An embedded server is starting in its thread; meanwhile:
             prepare_dest(Path(dest))  # before any request: a folder we cannot use costs nothing
             tls = trust_store(cacert)
             warm_up(mode, transport or TransportName.AIOHTTP)
