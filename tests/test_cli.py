@@ -47,14 +47,21 @@ def test_help_exits_0(args: list[str], capsys: pytest.CaptureFixture[str]) -> No
     assert capsys.readouterr().out.startswith("Usage: flags-async")
 
 
+def test_download_help_shows_the_books_max_req_spelling(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["download", "--help"]) == 0
+    assert "-m, --max-req, --max_req N" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["download", "XYZ"], "invalid code 'XYZ'"),
         (["download", "B1"], "invalid code 'B1'"),
         (["download", "-l", "0"], "--limit"),
-        (["download", "-m", "0"], "--max-req"),
-        (["download", "--max_req", "-5"], "--max-req"),
+        (["download", "-m", "0"], "'-m' / '--max-req' / '--max_req'"),  # the book's spelling
+        (["download", "--max_req", "-5"], "'-m' / '--max-req' / '--max_req'"),  # is shown too
         (["download", "-s", "nowhere"], "unknown server 'nowhere'"),
         (["download", "-s", "ftp://example.com/flags"],
          "invalid server URL 'ftp://example.com/flags': not an http:// or https:// URL"),

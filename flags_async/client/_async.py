@@ -117,7 +117,7 @@ async def save(writer: Executor, cc: str, image: bytes, attempts: int, stem: str
 async def download_one(client: httpx.AsyncClient, cc: str, options: Options,
                        semaphore: asyncio.Semaphore, writer: Executor, breaker: Breaker) -> Result:
     loop = asyncio.get_running_loop()
-    if options.skip_existing and (
+    if options.skip_existing and not options.names and (
             kept := await loop.run_in_executor(writer, kept_flag, cc, None, options)):
         return kept
     try:
@@ -183,7 +183,7 @@ async def pace(started: int, semaphore: asyncio.Semaphore) -> None:
     connections of downloads that finished meanwhile. Up to `AT_ONCE`, the connections cost
     less than a burst's batching saves. Once the semaphore is full (its slots taken by
     downloads already running), the rest would wait for a slot anyway, so they are started
-    without a turn between them. docs/design.md, "Speed tweaks kept", has the measurements.
+    without a turn between them. docs/design.md, "The one speed tweak", has the measurements.
     """
     if started >= AT_ONCE and started % PER_TURN == 0 and not semaphore.locked():
         await asyncio.sleep(0)

@@ -92,7 +92,7 @@ def get_country_stem(client: httpx.Client, cc: str, options: Options, stop: Stop
 def download_one(client: httpx.Client, cc: str, options: Options, stop: Stop,
                  breaker: Breaker) -> Result:
     """Fetch and save one flag; raises `Stopped` if Ctrl-C cut it short."""
-    if kept := kept_flag(cc, None, options):
+    if options.skip_existing and not options.names and (kept := kept_flag(cc, None, options)):
         return kept
     if given_up := breaker.not_attempted(cc):
         return given_up

@@ -22,7 +22,9 @@ def say_listening(url: str) -> None:
     try:
         print(url, flush=True)
     except BrokenPipeError:  # as Python's docs advise: no second error when exiting
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
         raise SystemExit(0) from None
 
 

@@ -31,49 +31,59 @@ class Server(Protocol):
 
 
 class ThreadServer:
-    """The app `make()` builds, served on 127.0.0.1 (a free port) by an event loop of its own
-    in a daemon thread. It starts when this object is made; `base_url()` waits until it
-    listens, `close()` stops it and waits for the thread."""
+    """The app `make()` builds, served on 127.0.0.1 (a free port) by `asyncio.run` in a daemon
+    thread. It starts when this object is made (`ServerError` if it cannot); `base_url()` waits
+    until it listens, `close()` stops it and waits for the thread."""
 
     def __init__(self, make: Callable[[], web.Application],
                  tls: ssl.SSLContext | None = None) -> None:
         from ._serve import listen, serve_until_stopped
 
-        try:
-            sock = listen("127.0.0.1", 0)
-        except OSError as exc:  # no descriptor to be had (EMFILE...)
-            raise ServerError(
-                f"cannot start the embedded flag server: {exc.strerror or exc}") from exc
-        self._url = ""
+        self._url, self._failure = "", ""
         self._ready = threading.Event()
-        self._loop = asyncio.new_event_loop()
         self._stop = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
         def on_ready(url: str) -> None:
             self._url = url
             self._ready.set()
 
         async def serve() -> None:
-            try:
-                await serve_until_stopped(make(), sock, on_ready, stop=self._stop, tls=tls)
-            finally:
-                self._ready.set()  # a server that failed to start must not be waited for
+            self._loop = asyncio.get_running_loop()
+            await serve_until_stopped(make(), sock, on_ready, stop=self._stop, tls=tls)
 
-        self._thread = threading.Thread(target=self._loop.run_until_complete, args=(serve(),),
-                                        name="flags-server", daemon=True)
-        self._thread.start()
+        def run() -> None:
+            try:
+                asyncio.run(serve())
+            except Exception as exc:  # said by `base_url`, in the caller's thread
+                self._failure = f": {exc}"
+            finally:
+                sock.close()
+                self._ready.set()  # a server that failed must not be waited for
+
+        try:
+            sock = listen("127.0.0.1", 0)
+        except OSError as exc:  # no descriptor to be had (EMFILE...)
+            raise ServerError(f"cannot start the embedded flag server: {exc.strerror or exc}"
+                              ) from exc
+        self._thread = threading.Thread(target=run, name="flags-server", daemon=True)
+        try:
+            self._thread.start()
+        except RuntimeError as exc:  # no thread to be had
+            sock.close()
+            raise ServerError(f"cannot start the embedded flag server: {exc}") from exc
 
     def base_url(self) -> str:
         if not (self._ready.wait(STARTUP_TIMEOUT) and self._url):
-            raise ServerError("the embedded flag server did not start")
+            raise ServerError(f"the embedded flag server did not start{self._failure}")
         return self._url
 
     def close(self) -> None:
-        if self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._stop.set)
-            self._thread.join(STARTUP_TIMEOUT)
-        if not self._thread.is_alive():
-            self._loop.close()
+        self._ready.wait(STARTUP_TIMEOUT)  # until its loop runs, or it has failed
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # its loop has ended already
+                self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(STARTUP_TIMEOUT)
 
 
 class ChildServer:
