@@ -18,7 +18,6 @@ import hashlib
 import io
 import json
 import math
-import shutil
 import sys
 from collections.abc import Callable
 from functools import cache
@@ -145,8 +144,6 @@ def draw_all(countries: Path = COUNTRIES) -> dict[str, bytes]:
 
 
 def main(out: Path) -> None:
-    if out.exists():
-        shutil.rmtree(out)
     for relative, body in draw_all().items():
         path = out / relative
         path.parent.mkdir(parents=True, exist_ok=True)
