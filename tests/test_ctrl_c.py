@@ -9,7 +9,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -399,25 +398,3 @@ def test_a_sync_download_that_fails_after_a_stop_is_stopped_not_an_error(
         with pytest.raises(Stopped):
             download_one(client, "BR", options, stop, Breaker(options.give_up_after))
     assert stop.saved == []
-
-
-@pytest.mark.usefixtures("ctrl_c_enabled")
-def test_a_threaded_run_stopped_while_its_threads_connect_exits_without_them(
-    tmp_path: Path,
-) -> None:
-    """A server whose accept queue is full (the fail-fast probe's connection fills it) leaves
-    every thread in a TCP connect, which no stop can wake: the process must not wait for them,
-    up to the 60 s a connect may take, to exit."""
-    with socket.create_server(("127.0.0.1", 0), backlog=0) as full:
-        url = f"http://127.0.0.1:{full.getsockname()[1]}/flags"
-        child = cli_process("download", "-e", "--mode", "threads", "-m", "20", "--timeout", "60",
-                            "-s", url, "-d", str(tmp_path))
-        assert child.stdout is not None
-        for line in child.stdout:  # the opening report: the probe passed, the threads start
-            if line.startswith("Mode: "):
-                break
-        time.sleep(0.5)  # not a wait for a state: time for the threads to be in their connect
-        child.send_signal(signal.SIGINT)
-        out, err = child.communicate(timeout=30)  # a hang guard, half the connect timeout
-    assert child.returncode == 130, err
-    assert "Interrupted: 0 of 676 codes done." in out and "Traceback" not in err

@@ -169,17 +169,16 @@ def test_an_interrupt_in_threaded_mode_reports_the_answers_already_in(
 ) -> None:
     """A Ctrl-C that comes once every download has ended, before any is reported: the 404s
     count as much as the flags saved."""
-    from multiprocessing.pool import ThreadPool
+    from concurrent import futures
 
     from flags_async import Interrupted
-    from flags_async.client import _threads
 
-    class CtrlCOnceAllHaveEnded(ThreadPool):
-        def imap_unordered(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
-            list(super().imap_unordered(*args, **kwargs))  # every download ends, unreported
-            raise KeyboardInterrupt
+    def ctrl_c_once_all_have_ended(fs: list[futures.Future[Result]]) -> Iterator[object]:
+        futures.wait(fs)
+        raise KeyboardInterrupt
+        yield  # a generator, as `as_completed` is
 
-    monkeypatch.setattr(_threads, "ThreadPool", CtrlCOnceAllHaveEnded)
+    monkeypatch.setattr(futures, "as_completed", ctrl_c_once_all_have_ended)
     codes = ["AD", "BR", "QQ", "ZZ"]
     options = Options(base_url=server_url, dest=tmp_path, max_req=4)
     with pytest.raises(Interrupted) as info:

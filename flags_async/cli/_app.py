@@ -141,9 +141,12 @@ def _command_path(args: list[str]) -> str:
 def run() -> NoReturn:
     """The `flags-async` console script, and `python -m flags_async`."""
     code = main()
+    # The command is over. A late Ctrl-C (a terminal's second) changes nothing; SIGTERM ends
+    # the process at once, should the interpreter wait at exit for a thread of an interrupted
+    # threaded run still in a TCP connect (see `client/_threads.py`).
     with contextlib.suppress(ValueError):  # not the main thread: no signals here anyway
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the command is over: a late Ctrl-C
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # (a terminal's second) changes nothing
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
         if sys.stdout is not None:
             sys.stdout.flush()
