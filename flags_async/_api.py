@@ -13,7 +13,9 @@ from ._saving import prepare_dest
 
 
 class DownloadMany(Protocol):
-    """The one swappable piece: fetch and save `cc_list`, calling `on_result` per code."""
+    """The one swappable piece: fetch and save `cc_list`, calling `on_result` per code as it
+    ends. After a Ctrl-C a mode hands over every result it has again: `download` counts each
+    code once."""
 
     def __call__(self, cc_list: list[str], options: Options, on_result: OnResult) -> list[Result]:
         ...

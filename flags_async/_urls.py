@@ -17,7 +17,8 @@ NOT_HTTP = "not an http:// or https:// URL with a host"
 
 def url_problem(url: str) -> str | None:
     """Why `url` cannot be the address of a server or a proxy, or None if it can: it must
-    parse, be http:// or https:// with a host, and any port it names must be 1 to 65535."""
+    parse, be http:// or https:// with a host (no spaces in it), and any port it names must be
+    1 to 65535."""
     try:
         parts = urlsplit(url)
         port = parts.port  # "Port out of range 0-65535" or "could not be cast" only when read
@@ -25,6 +26,8 @@ def url_problem(url: str) -> str | None:
         return str(exc)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return NOT_HTTP
+    if any(ch.isspace() for ch in parts.hostname):
+        return "a space in the host"
     if port == 0:  # a port to listen on ("any free one"), never one to connect to
         return "port 0"
     return None

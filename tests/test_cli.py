@@ -129,6 +129,7 @@ def test_labels_are_case_insensitive_and_urls_accepted() -> None:
     ("http://127.0.0.1:99999/flags", "Port out of range"),
     ("http://127.0.0.1:http/flags", "Port could not be cast"),
     ("http://127.0.0.1:0/flags", "port 0"),
+    ("http://exa mple.com/flags", "a space in the host"),
 ])
 def test_a_malformed_server_url_is_a_one_line_usage_error(
     url: str, why: str, capsys: pytest.CaptureFixture[str]
