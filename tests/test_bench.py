@@ -352,6 +352,9 @@ def test_the_sweep_chart_marks_where_async_stays_ahead_not_where_it_first_is() -
     assert notes == ["async pulls ahead:\n2x every other mode\nfrom 5 ms on"]
     sweep[-1] = _sweep_point(10, level)  # behind again at the end: it never stays ahead
     assert [t for ax in latency_chart(sweep).axes for t in ax.texts] == []
+    two = [_sweep_point(ms, {"sequential": 100.0, "async": 100.0 * (1 + ms)}) for ms in (0, 5)]
+    notes = [t.get_text() for ax in latency_chart(two).axes for t in ax.texts]
+    assert notes == ["async pulls ahead:\n2x sequential\nfrom 5 ms on"]  # not "every other"
 
 
 @pytest.mark.parametrize(("modes", "columns"), [
