@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import json
 import os
@@ -332,10 +331,10 @@ def test_an_unresolvable_host_stops_the_run_at_once(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
 
-    async def no_such_host(self: object, host: str, *args: object, **kwargs: object) -> None:
+    def no_such_host(host: str, *args: object, **kwargs: object) -> None:
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
-    monkeypatch.setattr(asyncio.BaseEventLoop, "getaddrinfo", no_such_host)
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_host)
     code = main(["download", "-s", "http://flags.invalid/flags", "-d", str(tmp_path)])
     assert code == 1
     err = capsys.readouterr().err.strip().splitlines()

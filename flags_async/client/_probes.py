@@ -9,108 +9,63 @@ from urllib.parse import urlsplit
 from .._models import ServerError
 from .._urls import authority
 
+#: How long the probe waits for an answer once connected: a server that answers nothing is
+#: the run's to report, code by code, and must not hold its start for a whole --timeout.
+PATIENCE_S = 1.0
+
 
 def check_reachable(base_url: str, timeout: float, tls: ssl.SSLContext | None = None,
                     proxy: str | None = None) -> None:
-    """Fail fast: resolve the host and open one connection (with a TLS handshake, verified by
-    `tls`, for an https URL) before any download starts; through a proxy, the proxy is what
-    is reached, and then, through an http:// proxy's tunnel, the https server's handshake.
+    """Fail fast: one request, made as the run's will be (through `proxy`, trusting `tls`),
+    must reach the server before any download starts. What counts is a connection made, and
+    for https a verified handshake, through an http:// proxy's tunnel too; any answer, or
+    none within `PATIENCE_S`, will do.
 
     An unresolvable host, a closed port or a certificate that fails verification would
     otherwise cost one error per code. Raises `ServerError` with one line saying which.
     """
-    import asyncio
+    import httpx
 
-    if proxy is None:
-        asyncio.run(_probe(base_url, timeout, tls))
-        return
-    asyncio.run(_probe(proxy, timeout, None, "proxy "))
-    if urlsplit(base_url).scheme.lower() == "https" and urlsplit(proxy).scheme.lower() == "http":
-        asyncio.run(_probe_tunnel(base_url, proxy, timeout, tls))  # (not TLS within TLS)
+    wait = httpx.Timeout(timeout, read=min(timeout, PATIENCE_S))
+    try:
+        with httpx.Client(verify=tls or True, proxy=proxy, trust_env=False,
+                          timeout=wait) as client:
+            client.head(base_url)
+    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.ProxyError) as exc:
+        raise ServerError(_why_not(exc, base_url, timeout, proxy)) from None
+    except httpx.TransportError:
+        pass  # connected: what went wrong afterwards is the run's to report
 
 
-async def _probe(base_url: str, seconds: float, tls: ssl.SSLContext | None,
-                 what: str = "") -> None:
-    import asyncio
-    import os
+def _why_not(exc: Exception, base_url: str, timeout: float, proxy: str | None) -> str:
+    """One line: which connection failed (the server, the proxy, or the server through the
+    proxy's tunnel), and why, in the TLS library's or the OS's words."""
     import socket
 
-    from ._fetch import tls_problem
-
-    parts = urlsplit(base_url)
-    host = parts.hostname or ""
-    secure = parts.scheme == "https"
-    port = parts.port or (443 if secure else 80)
-    loop = asyncio.get_running_loop()
-    try:  # the chapter's blogdom.py probe: the event loop's getaddrinfo
-        addresses = await asyncio.wait_for(
-            loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), seconds)
-    except socket.gaierror:
-        raise ServerError(f"cannot resolve {what}host {host!r}") from None
-    except TimeoutError:
-        raise ServerError(f"resolving host {host!r} timed out after {seconds:g} s") from None
-    failure = ""
-    for *_, address in addresses:
-        try:
-            _, writer = await asyncio.wait_for(asyncio.open_connection(
-                str(address[0]), int(address[1]), ssl=(tls or True) if secure else None,
-                server_hostname=host if secure else None), seconds)
-        except TimeoutError:
-            failure = f"timed out after {seconds:g} s"
-            continue
-        except OSError as exc:
-            if problem := tls_problem(exc):
-                raise ServerError(
-                    f"cannot connect to {what}{authority(host, port)}: {problem}") from None
-            failure = os.strerror(exc.errno) if exc.errno else str(exc)
-            continue
-        writer.close()
-        await writer.wait_closed()
-        return
-    raise ServerError(f"cannot connect to {what}{authority(host, port)}: {failure}")
-
-
-async def _probe_tunnel(base_url: str, proxy: str, seconds: float,
-                        tls: ssl.SSLContext | None) -> None:
-    """The TLS handshake with an https server, through an http:// proxy's CONNECT tunnel, as
-    every request will make it, all within `seconds`: a certificate that fails verification
-    stops the run here, behind a proxy too (after a failed handshake the sync modes' pool
-    would keep the tunnel: encode/httpcore#1023). Anything else that fails is left to the
-    run, which reports it per code."""
-    import asyncio
-    import base64
-    import contextlib
-    from urllib.parse import unquote
+    import httpx
 
     from ._fetch import tls_problem
 
-    target, via = urlsplit(base_url), urlsplit(proxy)
-    host = target.hostname or ""
-    where = authority(host, target.port or 443)
-    request = f"CONNECT {where} HTTP/1.1\r\nHost: {where}\r\n"
-    if via.username is not None:  # as httpx sends them: decoded (p%40ss is p@ss)
-        credentials = f"{unquote(via.username)}:{unquote(via.password or '')}".encode()
-        request += f"Proxy-Authorization: Basic {base64.b64encode(credentials).decode()}\r\n"
-
-    async def handshake() -> None:
-        reader, writer = await asyncio.open_connection(via.hostname, via.port or 80)
-        try:
-            writer.write(f"{request}\r\n".encode())
-            status = (await reader.readuntil(b"\r\n\r\n")).split(b"\r\n", 1)[0].decode("latin-1")
-            if status.split()[1:2] != ["200"]:
-                raise ServerError(f"cannot connect to {where} through the proxy: it "
-                                  f"answered {status!r}")
-            await writer.start_tls(tls or ssl.create_default_context(), server_hostname=host)
-        finally:
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
-
-    try:
-        await asyncio.wait_for(handshake(), seconds)
-    except (OSError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
-        if problem := tls_problem(exc):
-            raise ServerError(f"cannot connect to {where} through the proxy: {problem}") from None
+    server = urlsplit(base_url)
+    where = authority(server.hostname or "", server.port or (443 if server.scheme == "https"
+                                                             else 80))
+    tunnel = " through the proxy" if proxy else ""
+    if problem := tls_problem(exc):
+        return f"cannot connect to {where}{tunnel}: {problem}"
+    if isinstance(exc, httpx.ProxyError):
+        return f"cannot connect to {where}{tunnel}: the proxy answered {exc}"
+    host = server.hostname
+    if proxy is not None:
+        via = urlsplit(proxy)
+        host, where = via.hostname, f"proxy {authority(via.hostname or '', via.port or 80)}"
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, OSError):
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(cause, socket.gaierror):
+        return f"cannot resolve {'proxy ' if proxy else ''}host {host!r}"
+    if isinstance(exc, httpx.ConnectTimeout):
+        return f"cannot connect to {where}: timed out after {timeout:g} s"
+    return f"cannot connect to {where}: {getattr(cause, 'strerror', None) or cause or exc}"
 
 
 #: How long `speaks_tls` is given at most: a handshake takes a few round trips, and a server
