@@ -55,16 +55,6 @@ def test_sync_modes_never_load_aiohttp() -> None:
     assert done.stdout.strip() == "False True"
 
 
-def test_the_embedded_servers_process_loads_no_command_line_machinery() -> None:
-    """Its start-up is what a first `download` waits for: no typer, no pydantic, no client."""
-    code = ("import sys, flags_async.server._child; "
-            "print(sorted(m for m in ('typer', 'pydantic', 'httpx', 'tqdm', 'PIL') "
-            "if m in sys.modules))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60, check=True)
-    assert done.stdout.strip() == "[]"
-
-
 INTERRUPTED_WHILE_IMPORTING = """
 import builtins, os, signal, sys
 if sys.argv[1] == "ignored":

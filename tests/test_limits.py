@@ -14,7 +14,7 @@ import pytest
 
 from flags_async import Mode, Options, download, select_codes
 from flags_async.client._limits import SPARE_DESCRIPTORS, fit_fd_limit
-from flags_async.server._embedded import given_or_embedded
+from flags_async.server._embedded import given_or_started
 from tests.conftest import run_measured
 
 
@@ -107,7 +107,8 @@ def test_ten_big_runs_in_one_process_leak_neither_descriptors_nor_memory(
 ) -> None:
     """The server runs in its own process, so only the client's descriptors are counted."""
     codes = select_codes(every=True)
-    with given_or_embedded(None, in_child=True) as server_url:
+    with given_or_started(None, in_child=True) as server:
+        server_url = server()
         _ten_runs(server_url, codes, tmp_path)
 
 

@@ -127,7 +127,13 @@ def test_it_holds_1000_concurrent_slow_requests(make_server: MakeServer) -> None
     assert statuses == [200] * 1000
 
 
-@pytest.mark.parametrize("preset", sorted(PRESETS))
-def test_faults_survive_their_trip_to_the_child_process_as_json(preset: str) -> None:
-    faults = PRESETS[preset].faults
-    assert Faults.from_json(faults.to_json()) == faults
+def test_faults_reach_the_bench_s_child_server_as_serve_options() -> None:
+    from flags_async.server._embedded import ChildServer
+
+    assert PRESETS["error"].faults.as_options() == ["--delay", "0.5", "5.0", "--error-rate",
+                                                    "0.25"]
+    server = ChildServer(Faults(delay=(0.0, 0.01), error_rate=1.0))
+    try:
+        assert httpx.get(f"{server.base_url()}/br/br.gif").status_code == 418
+    finally:
+        server.close()

@@ -25,7 +25,7 @@ from typing import Any
 from .._api import download
 from .._models import Mode, Options, TransportName
 from .._urls import without_password
-from ..server._embedded import given_or_embedded
+from ..server._embedded import given_or_started
 from ..server._faults import PRESETS, Faults
 
 #: About how long one sequential run may take: it runs over fewer codes where all would take longer.
@@ -197,8 +197,9 @@ def bench_scenario(
     plan = [(name, 1 if name == "sequential" else m)
             for m in max_reqs for name in variants if name != "sequential" or m == max_reqs[0]]
     # The runs' folders go when the scenario ends, so no run pays for another's clean-up.
-    with (given_or_embedded(server_url, scenario.faults, in_child=True) as url,
+    with (given_or_started(server_url, scenario.faults, in_child=True) as server,
           tempfile.TemporaryDirectory(prefix="flags-bench-") as root):
+        url = server()
         result = ScenarioResult(scenario.name, without_password(url), codes,
                                 scenario.latency_ms, bundled=server_url is None)
         for number in range(1, runs + 1):

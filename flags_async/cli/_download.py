@@ -168,7 +168,7 @@ def download(
             prepare_dest(Path(dest))  # before any request: a folder we cannot use costs nothing
             tls = trust_store(cacert)
             warm_up(mode, transport or TransportName.AIOHTTP)
-            base_url = flag_server.base_url()
+            base_url = flag_server()
             route = None if direct else proxy_for(base_url, proxy)  # the proxy the run takes
             if not direct:  # the embedded server has just said it listens
                 check_reachable(base_url, timeout, tls, route)

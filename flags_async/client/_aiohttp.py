@@ -72,7 +72,6 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._proxy = proxy
         self._trust_env = trust_env
         self._session: aiohttp.ClientSession | None = None
-        self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
 
     def _open_session(self) -> aiohttp.ClientSession:
         """Made on first use, because aiohttp binds it to the running event loop."""
@@ -88,15 +87,12 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             trust_env=self._trust_env,  # the environment's proxies, as httpx reads them
         )
 
-    def _timeout(self, extension: dict[str, float | None]) -> aiohttp.ClientTimeout:
-        """httpx's per-phase timeouts as aiohttp's; one object per distinct setting."""
-        key = (extension.get("pool"), extension.get("connect"), extension.get("read"))
-        timeout = self._timeouts.get(key)
-        if timeout is None:
-            timeout = aiohttp.ClientTimeout(
-                total=None, connect=key[0], sock_connect=key[1], sock_read=key[2])
-            self._timeouts[key] = timeout
-        return timeout
+    @staticmethod
+    def _timeout(extension: dict[str, float | None]) -> aiohttp.ClientTimeout:
+        """httpx's per-phase timeouts as aiohttp's."""
+        return aiohttp.ClientTimeout(total=None, connect=extension.get("pool"),
+                                     sock_connect=extension.get("connect"),
+                                     sock_read=extension.get("read"))
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if self._session is None:

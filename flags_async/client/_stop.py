@@ -42,7 +42,6 @@ class Stop:
         self.saved: list[Result] = []
         self._sockets: list[socket.socket] = []
         self._sockets_lock = threading.Lock()  # between worker threads; never the handler's
-        self._prune_at = 256
         self._gate = threading.Lock()
         self._saving_on_main_thread = False
         self._interrupt_after_save = False
@@ -118,9 +117,6 @@ class Stop:
             if sock is None:
                 return
             with self._sockets_lock:
-                if len(self._sockets) >= self._prune_at:  # drop closed ones, now and then
-                    self._sockets = [s for s in self._sockets if s.fileno() != -1]
-                    self._prune_at = max(256, 2 * len(self._sockets))
                 self._sockets.append(sock)
             if self.requested:  # opened while `request` ran: it may not have seen this one
                 _shut(sock)

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import select
 import ssl
 import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from .._models import ServerError
 from ._faults import NO_FAULTS, Faults
@@ -23,11 +22,6 @@ if TYPE_CHECKING:
 
 #: How long a server may take to start and listen.
 STARTUP_TIMEOUT = 30.0
-
-
-class Server(Protocol):
-    def base_url(self) -> str: ...
-    def close(self) -> None: ...
 
 
 class ThreadServer:
@@ -87,19 +81,18 @@ class ThreadServer:
 
 
 class ChildServer:
-    """The bundled server in a child process on a free loopback port (`server._child`). It
+    """The bundled server in a child process, `flags-async serve` on a free loopback port. It
     starts when this object is made (`ServerError` if no process can be had); `base_url()`
-    waits until it listens. The child exits when its stdin closes (`close`), so it cannot
-    outlive us."""
+    waits until it listens, `close()` stops it."""
 
     def __init__(self, faults: Faults = NO_FAULTS) -> None:
-        command = [sys.executable, "-m", "flags_async.server._child", faults.to_json()]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        command = [sys.executable, "-m", "flags_async", "serve", "--port", "0",
+                   *faults.as_options()]
         try:
             # In a process group of its own, so a Ctrl-C at the terminal reaches only us (and
             # not the child, which may still be importing): its stop is ours to call.
-            self._child = subprocess.Popen(command, stdin=subprocess.PIPE,
-                                           stdout=subprocess.PIPE, env=env, text=True,
+            self._child = subprocess.Popen(command, stdout=subprocess.PIPE,
+                                           stderr=subprocess.DEVNULL, text=True,
                                            process_group=0)
         except OSError as exc:  # no process to be had (EAGAIN, EMFILE...)
             raise ServerError(
@@ -111,21 +104,17 @@ class ChildServer:
         assert stdout is not None
         if not self._url:
             ready, _, _ = select.select([stdout], [], [], STARTUP_TIMEOUT)
-            line = stdout.readline().strip() if ready else ""
-            if not line.startswith(("http://", "https://")):
+            words = stdout.readline().split() if ready else []  # Serving flags at URL (...
+            if words[:3] != ["Serving", "flags", "at"] or len(words) < 4:
                 raise ServerError("the embedded flag server did not start")
-            self._url = line
+            self._url = words[3]
         return self._url
 
     def close(self) -> None:
-        """Stop the child: closing its stdin tells it to; a child that hangs, or that we have
-        not heard say it listens, is killed. Closing twice is harmless."""
-        assert self._child.stdin is not None and self._child.stdout is not None
-        if self._child.stdin.closed:
+        """Stop the child (SIGTERM; SIGKILL if it hangs). Closing twice is harmless."""
+        if self._child.returncode is not None:
             return
-        self._child.stdin.close()
-        if not self._url:
-            self._child.kill()
+        self._child.terminate()
         try:
             self._child.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -135,20 +124,8 @@ class ChildServer:
             self._child.kill()
             raise
         finally:
+            assert self._child.stdout is not None
             self._child.stdout.close()
-
-
-class GivenServer:
-    """A server the user named: nothing to start or stop."""
-
-    def __init__(self, url: str) -> None:
-        self._url = url
-
-    def base_url(self) -> str:
-        return self._url
-
-    def close(self) -> None:
-        pass
 
 
 def embedded(faults: Faults = NO_FAULTS) -> ThreadServer:
@@ -164,24 +141,15 @@ def embedded(faults: Faults = NO_FAULTS) -> ThreadServer:
 
 @contextlib.contextmanager
 def given_or_started(url: str | None, faults: Faults = NO_FAULTS, *,
-                     in_child: bool = False) -> Iterator[Server]:
-    """The server at `url`, or else the bundled one with `faults` (in a thread, or
-    `in_child`), stopped when the block ends. A bundled one is still starting when the block
-    begins: `base_url()` waits."""
-    server: Server
+                     in_child: bool = False) -> Iterator[Callable[[], str]]:
+    """For the block, a function giving the server's base URL: `url`, or else that of the
+    bundled server with `faults` (in a thread, or `in_child`), which is still starting when the
+    block begins (the function waits until it listens) and is stopped when the block ends."""
     if url is not None:
-        server = GivenServer(url)
-    else:
-        server = ChildServer(faults) if in_child else embedded(faults)
+        yield lambda: url
+        return
+    server = ChildServer(faults) if in_child else embedded(faults)
     try:
-        yield server
+        yield server.base_url
     finally:
         server.close()
-
-
-@contextlib.contextmanager
-def given_or_embedded(url: str | None, faults: Faults = NO_FAULTS, *,
-                      in_child: bool = False) -> Iterator[str]:
-    """`url` if one is given, else the base URL of a bundled server run for the block."""
-    with given_or_started(url, faults, in_child=in_child) as server:
-        yield server.base_url()

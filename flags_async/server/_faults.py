@@ -7,10 +7,8 @@ Apart from the app (`_app.py`) so that a client can describe a server it will st
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from dataclasses import dataclass
-from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,16 +37,15 @@ class Faults:
         if self.trickle is not None and self.trickle <= 0:
             raise ValueError("trickle needs a positive number of bytes per second")
 
-    def to_json(self) -> str:
-        """These faults as JSON, for `from_json` in another process (the embedded server)."""
-        return json.dumps(dataclasses.asdict(self))
-
-    @classmethod
-    def from_json(cls, text: str) -> Faults:
-        fields: dict[str, Any] = json.loads(text)
-        if fields.get("delay") is not None:
-            fields["delay"] = tuple(fields["delay"])
-        return cls(**fields)
+    def as_options(self) -> list[str]:
+        """These faults as `flags-async serve` options, for a server in another process."""
+        options = []
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if value != field.default:
+                values = value if isinstance(value, tuple) else (value,)
+                options += [f"--{field.name.replace('_', '-')}", *map(str, values)]
+        return options
 
     def _rates(self) -> list[tuple[str, float]]:
         return [("error", self.error_rate), ("throttle", self.throttle_rate),

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import signal
 import socket
 import ssl
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -70,32 +67,24 @@ async def serve_until_stopped(
     app: web.Application,
     sock: socket.socket,
     on_ready: Callable[[str], None],
-    stop_on_stdin_eof: bool = False,
     stop: asyncio.Event | None = None,
     tls: ssl.SSLContext | None = None,
 ) -> int | None:
-    """Serve until `stop` is set: by default on SIGINT/SIGTERM, or, when a parent process owns
-    us (`stop_on_stdin_eof`), on SIGTERM or when our standard input closes; the parent's Ctrl-C
-    is then the parent's to handle. Callers outside the main thread pass their own `stop`.
-    Returns the signal that stopped the server, if one did."""
+    """Serve until `stop` is set: by default on SIGINT or SIGTERM (callers outside the main
+    thread pass their own `stop`). Returns the signal that stopped the server, if one did."""
     # Stop promptly: a slow response still in flight (up to 5 s, or whatever --delay says) is
     # cut after a moment instead of holding the shutdown for aiohttp's default 60 s.
     runner = web.AppRunner(app, access_log=None, handle_signals=False,
                            shutdown_timeout=SHUTDOWN_TIMEOUT)
     await runner.setup()
+    stopped_by: list[int] = []
     try:
         await web.SockSite(runner, sock, backlog=BACKLOG, ssl_context=tls).start()
-        loop = asyncio.get_running_loop()
-        stopped_by: list[int] = []
         if stop is None:
             stop = asyncio.Event()
-            signals = [signal.SIGTERM] if stop_on_stdin_eof else [signal.SIGINT, signal.SIGTERM]
-            for signum in signals:
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(signum, _stopper(stop, stopped_by), signum)
-            if stop_on_stdin_eof:
-                signal.signal(signal.SIGINT, signal.SIG_IGN)
-        if stop_on_stdin_eof:
-            _stop_when_stdin_closes(loop, stop)
         on_ready(base_url(sock, tls is not None))
         await stop.wait()
     finally:
@@ -109,17 +98,3 @@ def _stopper(stop: asyncio.Event, stopped_by: list[int]) -> Callable[[int], None
         stop.set()
 
     return on_signal
-
-
-def _stop_when_stdin_closes(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
-    """A parent that dies, even by SIGKILL, closes our stdin: never outlive it."""
-    fd = sys.stdin.fileno()
-
-    def on_readable() -> None:
-        with contextlib.suppress(OSError):
-            if os.read(fd, 4096):
-                return
-        loop.remove_reader(fd)
-        stop.set()
-
-    loop.add_reader(fd, on_readable)
