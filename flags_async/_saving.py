@@ -7,7 +7,6 @@ import errno
 import itertools
 import os
 import re
-import tempfile
 import unicodedata
 from pathlib import Path
 
@@ -52,6 +51,8 @@ def prepare_dest(dest: Path) -> None:
 
     The probe is an unnamed temporary file where the system has them (Linux's `O_TMPFILE`), so
     a Ctrl-C at any moment leaves nothing behind; elsewhere it has a name for an instant."""
+    import tempfile
+
     try:
         dest.mkdir(parents=True, exist_ok=True)
     except FileExistsError:  # all that mkdir says of a file where the folder should be

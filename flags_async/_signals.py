@@ -8,7 +8,6 @@ nothing. How each mode stops: `interruptible` for async, `handling_ctrl_c` and
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import signal
 import threading
@@ -56,6 +55,8 @@ async def interruptible(work: Awaitable[T]) -> T:
     first cancels the work, which then ends in order; later ones change nothing. Signals are
     delivered to the main thread only; elsewhere `work` is simply awaited.
     """
+    import asyncio  # here: the command line's start-up does not need it
+
     task = asyncio.current_task()
     if task is None or threading.current_thread() is not threading.main_thread():
         return await work

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-HEAVY = ("httpx", "aiohttp", "tqdm", "PIL", "matplotlib")
+HEAVY = ("httpx", "aiohttp", "tqdm", "PIL", "matplotlib", "asyncio", "ssl")
 
 PROBE = """
 import sys

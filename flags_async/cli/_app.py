@@ -5,17 +5,19 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import ssl
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from .. import __version__
 from .._models import MAX_TIMEOUT
 from .._signals import ctrl_c_once, sigterm_as_ctrl_c
+
+if TYPE_CHECKING:
+    import ssl
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -85,6 +87,8 @@ def fail(message: str, code: int = EXIT_ERRORS) -> NoReturn:
 def trust_store(cacert: Path | None = None) -> ssl.SSLContext:
     """The run's TLS trust store, or one line and exit 1 naming what cannot be used: the file
     `SSL_CERT_FILE` names (read by httpx instead of certifi's bundle), or `--cacert`."""
+    import ssl
+
     from ..client._http import ssl_context
 
     def why(exc: OSError) -> str:

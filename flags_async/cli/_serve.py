@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import socket
-import ssl
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -74,6 +73,7 @@ def serve(
 ) -> None:
     """Run the bundled flag server (GIFs and metadata.json under /flags/)."""
     import asyncio
+    import ssl
 
     from ..server._app import make_app
     from ..server._catalogue import export

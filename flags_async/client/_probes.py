@@ -3,11 +3,14 @@ download starts, and, after a run that came to nothing, whether an http:// serve
 
 from __future__ import annotations
 
-import ssl
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from .._models import ServerError
 from .._urls import authority
+
+if TYPE_CHECKING:
+    import ssl
 
 #: How long the probe waits for an answer once connected: a server that answers nothing is
 #: the run's to report, code by code, and must not hold its start for a whole --timeout.
@@ -78,6 +81,7 @@ def speaks_tls(base_url: str, timeout: float) -> bool:
     every request of a run may have been closed unanswered. Any certificate will do: this
     asks which protocol the port speaks, not whom to trust."""
     import socket
+    import ssl
 
     parts = urlsplit(base_url)
     host = parts.hostname or ""
