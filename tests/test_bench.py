@@ -180,7 +180,7 @@ def test_a_server_of_the_user_s_is_one_scenario_of_unknown_latency(
 ) -> None:
     """Not the latency sweep's scenarios, which would all be this one server, mislabelled."""
     pytest.importorskip("matplotlib")
-    from flags_async.bench._chart import concurrency_chart
+    from flags_async.bench._chart import sweep_chart
 
     assert main(["bench", "-s", server_url, "--runs", "1", "-l", "3", "--modes", "async",
                  *max_req, "--json"]) == 0
@@ -191,7 +191,7 @@ def test_a_server_of_the_user_s_is_one_scenario_of_unknown_latency(
     result = ScenarioResult("given server", server_url, ["AA", "AB", "AC"], bundled=False)
     result.summary = with_speedups([Summary("async", m, 3, 0.1, 0.1, 0.1, 30.0, 1, 2, 0)
                                     for m in (1, 2)])
-    (axes,) = concurrency_chart([result]).axes[:1]
+    (axes,) = sweep_chart([result], by_max_req=True).axes[:1]
     assert server_url in axes.get_title() and "bundled" not in axes.get_title()
 
 
@@ -204,17 +204,17 @@ def test_a_slow_rate_keeps_two_figures(requests_per_s: float, shown: str) -> Non
 
 def test_a_sampled_run_s_chart_says_up_to_how_many_requests() -> None:
     pytest.importorskip("matplotlib")
-    from flags_async.bench._chart import concurrency_chart
+    from flags_async.bench._chart import sweep_chart
 
     codes = [f"A{letter}" for letter in "ABCDEFGHIJ"]
     result = ScenarioResult("latency 50 ms", "http://x", codes, 50)
     result.summary = with_speedups([
         Summary("sequential", 1, 5, 0.3, 0.3, 0.3, 16.7, 5, 0, 0),
         Summary("async", 10, 10, 0.06, 0.06, 0.06, 167.0, 10, 0, 0)])
-    (axes,) = concurrency_chart([result]).axes[:1]
+    (axes,) = sweep_chart([result], by_max_req=True).axes[:1]
     assert "up to 10 requests per run" in axes.get_title()
     result.summary[0] = Summary("sequential", 1, 10, 0.6, 0.6, 0.6, 16.7, 10, 0, 0)
-    (axes,) = concurrency_chart([result]).axes[:1]
+    (axes,) = sweep_chart([result], by_max_req=True).axes[:1]
     assert "\n10 requests per run" in axes.get_title()
 
 
@@ -342,18 +342,18 @@ def _sweep_point(latency_ms: float, rates: dict[str, float]) -> ScenarioResult:
 
 def test_the_sweep_chart_marks_where_async_stays_ahead_not_where_it_first_is() -> None:
     pytest.importorskip("matplotlib")
-    from flags_async.bench._chart import latency_chart
+    from flags_async.bench._chart import sweep_chart
 
     ahead = {"sequential": 100.0, "threads": 400.0, "async": 1000.0}
     level = {"sequential": 100.0, "threads": 900.0, "async": 1000.0}
     sweep = [_sweep_point(ms, rates) for ms, rates in
              [(0, level), (1, ahead), (2, level), (5, ahead), (10, ahead)]]
-    notes = [t.get_text() for ax in latency_chart(list(reversed(sweep))).axes for t in ax.texts]
+    notes = [t.get_text() for ax in sweep_chart(list(reversed(sweep))).axes for t in ax.texts]
     assert notes == ["async pulls ahead:\n2x every other mode\nfrom 5 ms on"]
     sweep[-1] = _sweep_point(10, level)  # behind again at the end: it never stays ahead
-    assert [t for ax in latency_chart(sweep).axes for t in ax.texts] == []
+    assert [t for ax in sweep_chart(sweep).axes for t in ax.texts] == []
     two = [_sweep_point(ms, {"sequential": 100.0, "async": 100.0 * (1 + ms)}) for ms in (0, 5)]
-    notes = [t.get_text() for ax in latency_chart(two).axes for t in ax.texts]
+    notes = [t.get_text() for ax in sweep_chart(two).axes for t in ax.texts]
     assert notes == ["async pulls ahead:\n2x sequential\nfrom 5 ms on"]  # not "every other"
 
 

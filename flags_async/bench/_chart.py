@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .._saving import write_atomically
-from ._runner import ScenarioResult, Summary, rate
+from ._runner import ScenarioResult, rate
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -48,10 +48,9 @@ def plot(results: list[ScenarioResult], path: Path) -> None:
     matplotlib.use("Agg")  # files only, no display needed
     import matplotlib.pyplot as plt
 
-    if any(len(_max_reqs(r)) > 1 for r in results):
-        fig = concurrency_chart(results)
-    elif len(results) > 1 and all(r.latency_ms is not None for r in results):
-        fig = latency_chart(results)
+    by_max_req = any(len(_max_reqs(r)) > 1 for r in results)
+    if by_max_req or (len(results) > 1 and all(r.latency_ms is not None for r in results)):
+        fig = sweep_chart(results, by_max_req)
     else:
         fig = bar_chart(results)
     image = io.BytesIO()
@@ -64,16 +63,6 @@ def _max_reqs(result: ScenarioResult) -> list[int]:
     return sorted({s.max_req for s in result.summary if s.variant != "sequential"})
 
 
-def _series(results: list[ScenarioResult]) -> dict[str, list[tuple[ScenarioResult, Summary]]]:
-    """Each variant's summaries across `results`, keyed `async -m 100` (sequential alone)."""
-    lines: dict[str, list[tuple[ScenarioResult, Summary]]] = {}
-    for result in results:
-        for s in result.summary:
-            key = s.variant if s.variant == "sequential" else f"{s.variant} -m {s.max_req}"
-            lines.setdefault(key, []).append((result, s))
-    return lines
-
-
 def _subtitle(results: list[ScenarioResult]) -> str:
     codes = len(results[0].codes)
     sampled = any(s.requested < len(r.codes) for r in results for s in r.summary)
@@ -82,35 +71,56 @@ def _subtitle(results: list[ScenarioResult]) -> str:
     return f"{'up to ' if sampled else ''}{codes} requests per run, {where}; median of runs"
 
 
-def latency_chart(results: list[ScenarioResult]) -> Figure:
-    """Requests per second, and speed-up over sequential, against the server's latency."""
+def sweep_chart(results: list[ScenarioResult], by_max_req: bool = False) -> Figure:
+    """Requests per second, and speed-up over sequential, against the server's latency, or
+    `by_max_req` against requests in flight (one line per mode and scenario; sequential, with
+    one request in flight, is a level across)."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter
 
     fig, (rates, gains) = plt.subplots(1, 2, figsize=(12, 5), dpi=110)
-    latencies = [r.latency_ms or 0.0 for r in results]
-    for key, points in _series(results).items():
-        variant = points[0][1].variant
-        xs = [r.latency_ms or 0.0 for r, _ in points]
-        style = {"color": COLOURS[variant], "marker": "o", "label": key}
-        rates.plot(xs, [s.requests_per_s for _, s in points], **style)
-        gains.plot(xs, [s.speedup or 1.0 for _, s in points], **style)
+    #: label: the mode, the scenario's place (its line style), and (x, rate, speed-up) points
+    lines: dict[str, tuple[str, int, list[tuple[float, float, float]]]] = {}
+    for n, result in enumerate(results):
+        for s in result.summary:
+            if by_max_req:
+                label = f"{s.variant} ({result.scenario})"
+                xs: list[float] = [*_max_reqs(result)] if s.variant == "sequential" else [
+                    s.max_req]
+            else:
+                label = s.variant if s.variant == "sequential" else f"{s.variant} -m {s.max_req}"
+                n, xs = 0, [result.latency_ms or 0.0]
+            points = lines.setdefault(label, (s.variant, n, []))[2]
+            points += [(x, s.requests_per_s, s.speedup or 1.0) for x in xs]
+    for label, (variant, n, points) in lines.items():
+        x, ys, gain = zip(*sorted(points), strict=True)
+        style = {"color": COLOURS[variant], "marker": "o", "label": label,
+                 "linestyle": ["-", "--", ":", "-."][n % 4]}
+        rates.plot(x, ys, **style)
+        gains.plot(x, gain, **style)
+    ticks = sorted({x for _, _, points in lines.values() for x, _, _ in points})
     for ax in (rates, gains):
-        ax.set_xscale("symlog", linthresh=1.0)  # 0 ms is shown, and 1 to 50 ms spread out
-        ax.set_xticks(latencies, [f"{x:g}" for x in latencies])
-        ax.set_xlabel("server latency per response, ms")
+        if by_max_req:
+            ax.set_xscale("log")
+        else:
+            ax.set_xscale("symlog", linthresh=1.0)  # 0 ms is shown, and 1 to 50 ms spread out
+        ax.set_xticks(ticks, [f"{x:g}" for x in ticks])
+        ax.set_xlabel("--max-req: requests in flight" if by_max_req
+                      else "server latency per response, ms")
         ax.set_yscale("log")
         ax.grid(which="both", alpha=0.25)
     rates.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     gains.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}x"))
     rates.set_ylabel("requests per second (log scale; higher is better)")
-    rates.set_title("Requests per second")
+    rates.set_title(f"Requests per second\n{_subtitle(results)}", fontsize=9)
     gains.set_ylabel("speed-up over sequential (log scale)")
     gains.axhline(1.0, color=COLOURS["sequential"], linewidth=1, linestyle="--")
-    gains.set_title("Speed-up over sequential")
-    _mark_where_async_pulls_ahead(gains, results)
-    rates.legend(fontsize=8)
-    fig.suptitle(f"flags-async bench: the latency sweep\n{_subtitle(results)}", fontsize=11)
+    gains.set_title("Speed-up over sequential", fontsize=9)
+    if not by_max_req:
+        _mark_where_async_pulls_ahead(gains, results)
+    rates.legend(fontsize=7)
+    fig.suptitle("flags-async bench: " + ("how each mode scales" if by_max_req
+                                          else "the latency sweep"), fontsize=11)
     fig.tight_layout()
     return fig
 
@@ -139,40 +149,6 @@ def _async_is_ahead(result: ScenarioResult) -> bool:
         result.summary, key=lambda s: s.requests_per_s)}
     others = [rate for variant, rate in best.items() if variant != "async"]
     return "async" in best and bool(others) and all(best["async"] >= AHEAD * r for r in others)
-
-
-def concurrency_chart(results: list[ScenarioResult]) -> Figure:
-    """Requests per second against requests in flight, one line per mode and scenario."""
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import FuncFormatter
-
-    fig, ax = plt.subplots(figsize=(9, 5.5), dpi=110)
-    # Colours tell the modes apart, a line style and a marker the scenarios (seven differ).
-    styles, markers = ["-", "--", ":", "-."], ["o", "s", "^", "D", "v", "P", "X"]
-    for n, result in enumerate(results):
-        style, marker = styles[n % len(styles)], markers[n % len(markers)]
-        for s in result.summary:
-            if s.variant == "sequential":  # one request in flight: a level to compare with
-                ax.axhline(s.requests_per_s, color=COLOURS["sequential"], linestyle=style,
-                           linewidth=1, label=f"sequential ({result.scenario})")
-        for variant in COLOURS:
-            points = sorted((s.max_req, s.requests_per_s) for s in result.summary
-                            if s.variant == variant and variant != "sequential")
-            if points:
-                ax.plot(*zip(*points, strict=True), marker=marker, color=COLOURS[variant],
-                        linestyle=style, label=f"{variant} ({result.scenario})")
-    ticks = sorted({m for r in results for m in _max_reqs(r)})
-    ax.set_xscale("log")
-    ax.set_xticks(ticks, [str(t) for t in ticks])
-    ax.set_xlabel("--max-req: requests in flight (log scale)")
-    ax.set_ylabel("requests per second (log scale; higher is better)")
-    ax.set_yscale("log")
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
-    ax.grid(which="both", alpha=0.25)
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    ax.set_title(f"flags-async bench: how each mode scales\n{_subtitle(results)}", fontsize=11)
-    fig.tight_layout()
-    return fig
 
 
 def bar_chart(results: list[ScenarioResult]) -> Figure:
