@@ -5,19 +5,24 @@ from __future__ import annotations
 import dataclasses
 import time
 import warnings
-from typing import Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
 
 from ._codes import checked_codes
 from ._models import Mode, OnResult, Options, Report, Result, TransportName, ignore_result
 from ._saving import prepare_dest
 
+if TYPE_CHECKING:
+    from .client._retry import Policy
+
 
 class DownloadMany(Protocol):
     """The one swappable piece: fetch and save `cc_list`, calling `on_result` per code as it
-    ends. After a Ctrl-C a mode hands over every result it has again: `download` counts each
-    code once."""
+    ends, every attempt paced and retried by `policy`. After a Ctrl-C a mode hands over every
+    result it has again: `download` counts each code once."""
 
-    def __call__(self, cc_list: list[str], options: Options, on_result: OnResult) -> list[Result]:
+    def __call__(self, cc_list: list[str], options: Options, on_result: OnResult,
+                 policy: Policy) -> list[Result]:
         ...
 
 
@@ -81,19 +86,23 @@ def download(
     options: Options,
     mode: Mode = Mode.ASYNC,
     on_result: OnResult | None = None,
+    on_pace: Callable[[str], None] | None = None,
 ) -> Report:
     """Download `cc_list` into `options.dest` and report; the public entry point.
 
     Each code, two letters in either case, is asked for once, however often it is listed;
     anything else is a `CodeError` before any request. `on_result` runs on the calling
     thread, once per code as it ends; what it raises stops the run and comes out of this
-    function. `elapsed_s` covers the download phase alone: imports, the TLS trust store and the
-    folder come first. A `max_req` the process has too few file descriptors for raises the soft
-    open-file limit, within the hard one, or else is lowered, with a `RuntimeWarning`. On
-    KeyboardInterrupt, raises `Interrupted` with the codes that completed. Async mode runs
-    its own event loop, so it is a `RuntimeError` in a thread that runs one.
+    function. `on_pace` is told, in a sentence, when the run slows down, pauses or speeds
+    up because the server refused requests (from any thread). `elapsed_s` covers the
+    download phase alone: imports, the TLS trust store and the folder come first. A `max_req`
+    the process has too few file descriptors for raises the soft open-file limit, within the
+    hard one, or else is lowered, with a `RuntimeWarning`. On KeyboardInterrupt, raises
+    `Interrupted` with the codes that completed. Async mode runs its own event loop, so it
+    is a `RuntimeError` in a thread that runs one.
     """
     from .client._http import ssl_context
+    from .client._retry import Policy
 
     if isinstance(cc_list, str):
         raise TypeError(f"cc_list is a list of codes, not a string: use [{cc_list!r}]")
@@ -112,6 +121,7 @@ def download(
     options = _within_fd_limit(options, mode, len(cc_list))
     done: dict[str, Result] = {}
     notify = on_result or ignore_result
+    policy = Policy(options, on_pace)
 
     def collect(result: Result) -> None:
         if result.cc not in done:  # a mode ending on Ctrl-C may hand a result over twice
@@ -127,10 +137,12 @@ def download(
             elapsed_s=time.perf_counter() - t0,
             requested=len(cc_list),
             interrupted=interrupted,
+            refused=policy.throttle.refusals,
+            settled_rate=policy.throttle.settled_rate(),
         )
 
     t0 = time.perf_counter()
     try:
-        return report(download_many(cc_list, options, collect))
+        return report(download_many(cc_list, options, collect, policy))
     except KeyboardInterrupt:
         raise Interrupted(report(list(done.values()), interrupted=True)) from None

@@ -81,6 +81,9 @@ class Options:
     #: Stop starting downloads after this many attempts in a row that the server answered
     #: with nothing at all, and a quiet time; 0: never (see `_retry.Breaker`).
     give_up_after: int = DEFAULT_GIVE_UP_AFTER
+    #: At most this many requests a second, retries and metadata included; None: as fast as
+    #: the server allows (see `_retry.Throttle`).
+    rate: float | None = None
 
     def __post_init__(self) -> None:
         for name, kind, what in (("max_req", int, "an int"), ("retries", int, "an int"),
@@ -102,6 +105,8 @@ class Options:
             raise ValueError(f"timeout must be more than 0 and at most {MAX_TIMEOUT:g} seconds")
         if self.retries < 0:
             raise ValueError("retries must not be negative")
+        if self.rate is not None and not 0 < self.rate < float("inf"):
+            raise ValueError("rate must be a number of requests a second above 0")
         _check_http_url("base_url", self.base_url)
         if self.proxy is not None:
             _check_http_url("proxy", self.proxy)
@@ -179,6 +184,10 @@ class Report:
     #: Codes asked for; more than `len(results)` only when the run was interrupted.
     requested: int = -1
     interrupted: bool = False
+    #: Answers that said "too many" (429, 503), and the requests a second the run then found
+    #: the server to answer (None if none was refused).
+    refused: int = 0
+    settled_rate: float | None = None
     counts: Counter[Status] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -213,6 +222,8 @@ class Report:
             "errors": self.errors,
             "skipped": self.skipped,
             "elapsed_s": round(self.elapsed_s, 4),
+            "refused": self.refused,
+            "settled_rate": None if self.settled_rate is None else round(self.settled_rate, 1),
             "interrupted": self.interrupted,
             "results": [r.as_dict() for r in self.results],
         }

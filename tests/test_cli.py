@@ -198,8 +198,8 @@ def test_json_has_the_same_keys_in_every_run(
         assert [r["named_by"] for r in data["results"]] == (
             ["metadata", None] if extra else [None, None])
         assert list(data) == ["server", "mode", "transport", "requested", "ok", "not_found",
-                              "errors", "skipped", "elapsed_s", "interrupted", "results",
-                              "process_s"]
+                              "errors", "skipped", "elapsed_s", "refused", "settled_rate",
+                              "interrupted", "results", "process_s"]
 
 
 def test_quiet_prints_only_the_counts(

@@ -382,7 +382,7 @@ def test_a_sync_download_that_fails_after_a_stop_is_stopped_not_an_error(
     import respx
 
     from flags_async import Options
-    from flags_async.client._retry import Breaker
+    from flags_async.client._retry import Policy
     from flags_async.client._sequential import download_one
     from flags_async.client._stop import Stop, Stopped
 
@@ -396,5 +396,5 @@ def test_a_sync_download_that_fails_after_a_stop_is_stopped_not_an_error(
     with respx.mock(using="httpx") as router, httpx.Client() as client:
         router.get("http://127.0.0.1:9/flags/br/br.gif").mock(side_effect=cut_short)
         with pytest.raises(Stopped):
-            download_one(client, "BR", options, stop, Breaker(options.give_up_after))
+            download_one(client, "BR", options, stop, Policy(options))
     assert stop.saved == []

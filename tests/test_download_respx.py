@@ -252,7 +252,8 @@ def test_the_json_report_has_the_documented_shape(
     report = download(["BR", "ZZ"], Options(base_url=BASE, dest=tmp_path, transport=transport))
     data = report.as_dict()
     assert set(data) == {"server", "mode", "transport", "requested", "ok", "not_found", "errors",
-                         "skipped", "elapsed_s", "interrupted", "results"}
+                         "skipped", "elapsed_s", "refused", "settled_rate", "interrupted",
+                         "results"}
     assert data["interrupted"] is False
     assert (data["server"], data["mode"], data["transport"]) == (BASE, "async", transport.value)
     assert (data["requested"], data["ok"], data["not_found"], data["errors"]) == (2, 1, 1, 0)

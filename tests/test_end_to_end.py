@@ -15,6 +15,7 @@ import pytest
 from aiohttp import web
 
 from flags_async import Mode, Options, Result, Status, TransportName, download, select_codes
+from flags_async.client._retry import Policy
 from flags_async.server._app import make_app
 from flags_async.server._catalogue import Catalogue
 from flags_async.server._faults import Faults
@@ -201,7 +202,8 @@ def test_a_cancelled_async_download_ends_every_task_before_the_client_closes(
         first = asyncio.Event()
         options = Options(base_url=url, dest=tmp_path, max_req=5, transport=transport)
         task = asyncio.create_task(
-            supervisor(select_codes(all_cc=True), options, lambda _: first.set()))
+            supervisor(select_codes(all_cc=True), options, lambda _: first.set(),
+                       Policy(options)))
         await first.wait()  # saved one flag; most codes queue at the semaphore
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -248,7 +250,8 @@ def test_saves_under_way_at_ctrl_c_are_finished_and_reported(
         reported: list[Result] = []
         options = Options(base_url=url, dest=tmp_path, max_req=20)
         task = asyncio.create_task(
-            _async.supervisor(select_codes(all_cc=True), options, reported.append))
+            _async.supervisor(select_codes(all_cc=True), options, reported.append,
+                              Policy(options)))
         await asyncio.to_thread(writing.wait, 10)  # the first flag is being written
         await three_queued.wait()  # and three more wait for the writer behind it
         task.cancel()

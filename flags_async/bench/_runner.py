@@ -98,6 +98,8 @@ SCENARIOS = {
         Scenario("fast", PRESETS["local"].faults, "every", max_req=100, runs=5, latency_ms=0.0),
         Scenario("delay", PRESETS["delay"].faults, "all", max_req=1000, runs=2),
         Scenario("error", PRESETS["error"].faults, "all", max_req=1000, runs=2),
+        # 40 requests a second for each client, 10 at once, and 429 beyond, no Retry-After
+        Scenario("limited", Faults(rate_limit=40, burst=10), "every", max_req=100, runs=1),
     )
 }
 

@@ -22,6 +22,7 @@ class ScenarioName(StrEnum):
     FAST = "fast"
     DELAY = "delay"
     ERROR = "error"
+    LIMITED = "limited"
     ALL = "all"
 
 
@@ -67,7 +68,8 @@ def bench(
     scenario: Annotated[ScenarioName | None, typer.Option(
         "--scenario", case_sensitive=False, show_default=False,
         help="Instead of a latency sweep: fast (no delay), delay (0.5-5 s per response), "
-             "error (delay plus 25% 418s), or all three.",
+             "error (delay plus 25% 418s), limited (40 requests/s, 10 at once, 429 beyond), "
+             "or all four.",
     )] = None,
     modes: Annotated[str, typer.Option(
         "--modes", metavar="LIST",

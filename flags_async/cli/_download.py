@@ -47,6 +47,7 @@ from ._report import (
     final_report,
     initial_report,
     interrupted_line,
+    line_printer,
     nothing_found,
     process_seconds,
     progress,
@@ -99,6 +100,10 @@ def download(
              "nothing (connections refused, dropped or not made in time) and 2 s without an "
              "answer: the server is gone. 0: never.",
     )] = DEFAULT_GIVE_UP_AFTER,
+    rate: Annotated[float | None, typer.Option(
+        "--rate", min=0.001, metavar="N", show_default=False,
+        help="At most N requests a second, retries included. Default: as fast as the server "
+             "allows; a server that answers 429 or 503 slows the whole run down.")] = None,
     max_bytes: Annotated[int, typer.Option(
         "--max-bytes", min=1, metavar="BYTES", help="Abandon a body larger than this.",
     )] = DEFAULT_MAX_BYTES,
@@ -177,13 +182,15 @@ def download(
                 retries=retries, names=names, transport=transport or TransportName.AIOHTTP,
                 max_bytes=max_bytes, skip_existing=skip_existing, cacert=cacert,
                 proxy=None if direct else proxy, direct=direct, give_up_after=give_up_after,
+                rate=rate,
             )
             if not (json_out or quiet):
                 typer.echo(initial_report(label, base_url, cc_list, min(wanted, fits), mode,
                                             options.transport_in(mode), route))
             lines_out = sys.stderr if json_out else sys.stdout
             with progress(len(cc_list), verbose=verbose, out=lines_out) as on_result:
-                report = run_download(cc_list, options, mode, on_result)
+                on_pace = line_printer(lines_out) if verbose else None
+                report = run_download(cc_list, options, mode, on_result, on_pace)
     except ServerError as exc:
         fail(str(exc))
     except BrokenPipeError:  # our output's reader has gone (`| head`): typer exits 1, silently

@@ -7,7 +7,7 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO
 from urllib.parse import urlsplit
@@ -109,12 +109,31 @@ def final_report(report: Report, hint: str | None = None) -> str:
     lines = ["-" * 20, counts_report(report, reasons=True)]
     if by_code := sum(result.named_by == "code" for result in report.results):
         lines.append(f"{by_code} saved as <cc>.gif: their metadata.json was unusable.")
+    if limited := rate_limited(report):
+        lines.append(limited)
     lines.append(f"Elapsed time: {report.elapsed_s:.2f}s")
     if report.interrupted:
         lines.append(interrupted_line(report))
     if hint:
         lines.append(hint)
     return "\n".join(lines)
+
+
+def rate_limited(report: Report) -> str | None:
+    """What the server's refusals did to the run, if it refused any."""
+    if not report.refused:
+        return None
+    settled = "" if report.settled_rate is None else (
+        f"; the run settled at about {report.settled_rate:.3g} requests/s")
+    return f"The server limited the rate: {report.refused:,} answers were 429 or 503{settled}."
+
+
+def line_printer(out: TextIO | None) -> Callable[[str], None]:
+    """A callback that prints each message on a line of its own on `out` (None: nowhere)."""
+    def say(message: str) -> None:
+        print(message, file=out, flush=True)
+
+    return say
 
 
 def result_line(result: Result) -> str:

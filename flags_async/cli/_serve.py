@@ -21,6 +21,12 @@ class PresetName(StrEnum):
     CHAOS = "chaos"
 
 
+class LimitHeaders(StrEnum):
+    NONE = "none"
+    RETRY_AFTER = "retry-after"
+    RATELIMIT = "ratelimit"
+
+
 @app.command()
 def serve(
     ctx: typer.Context,
@@ -60,6 +66,16 @@ def serve(
     trickle: Annotated[float | None, typer.Option(
         "--trickle", min=0.001, metavar="BYTES_PER_S", show_default=False,
         help="Send every body at this many bytes per second.")] = None,
+    rate_limit: Annotated[float | None, typer.Option(
+        "--rate-limit", min=0.001, metavar="N", show_default=False,
+        help="Answer 429 to a client address asking more than N times a second.")] = None,
+    burst: Annotated[int | None, typer.Option(
+        "--burst", min=1, metavar="B", show_default=False,
+        help="With --rate-limit: requests a client may make at once (default 1).")] = None,
+    limit_headers: Annotated[LimitHeaders | None, typer.Option(
+        "--limit-headers", case_sensitive=False, show_default=False,
+        help="What a 429 of --rate-limit says: none (default, as nginx), retry-after, or "
+             "ratelimit (the IETF draft's RateLimit-Policy and RateLimit).")] = None,
     certfile: Annotated[Path | None, typer.Option(
         "--certfile", metavar="PEM", show_default=False,
         help="Serve https with this certificate chain (and its key, unless --keyfile).")] = None,
@@ -87,7 +103,11 @@ def serve(
     given: dict[str, Any] = {"delay": delay, "error_rate": error_rate,
                              "throttle_rate": throttle_rate, "garbage_rate": garbage_rate,
                              "truncate_rate": truncate_rate, "reset_rate": reset_rate,
-                             "trickle": trickle}
+                             "trickle": trickle, "rate_limit": rate_limit, "burst": burst,
+                             "limit_headers": limit_headers and limit_headers.value}
+    if rate_limit is None and (burst or limit_headers):
+        raise typer.BadParameter("needs --rate-limit",
+                                 param_hint="'--burst'" if burst else "'--limit-headers'")
     if export_dir is not None:
         if not export_dir:
             raise typer.BadParameter("give a folder, such as 'www'", param_hint="'--export'")

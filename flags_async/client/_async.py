@@ -31,7 +31,7 @@ from ._fetch import (
     metadata_url,
 )
 from ._http import async_client
-from ._retry import Breaker, retry_wait
+from ._retry import Policy, retry_wait
 
 #: How downloads start while the semaphore has room (see `pace`): the first `AT_ONCE` in one
 #: event-loop turn, as the book starts them all, then `PER_TURN` per turn. docs/design.md has
@@ -57,40 +57,48 @@ async def get(client: httpx.AsyncClient, url: str, options: Options) -> bytes:
 
 
 async def get_with_retries(
-    client: httpx.AsyncClient, url: str, options: Options, breaker: Breaker
+    client: httpx.AsyncClient, url: str, options: Options, policy: Policy
 ) -> tuple[bytes, int]:
-    """`get`, retried as the shared policy says: the body and the attempts it took."""
+    """`get`, paced and retried as the shared policy says: the body and the attempts it took."""
     attempt = 1
     while True:
+        sent = await turn(policy)
         try:
             body = await get(client, url, options)
         except FetchFailure as exc:
-            breaker.record(exc)
+            policy.record(exc, sent)
             exc.attempts = attempt
             wait = retry_wait(exc, attempt, options)
             if wait is None:
                 raise
             await asyncio.sleep(wait)
         else:
-            breaker.record(None)
+            policy.record(None, sent)
             return body, attempt
         attempt += 1
 
 
+async def turn(policy: Policy) -> float:
+    """Wait for the run's pace to allow one more request (`_retry.Throttle`); when it began."""
+    while (wait := policy.throttle.wait()) > 0:  # noqa: ASYNC110 (a turn is a time, not an event)
+        await asyncio.sleep(wait)
+    return time.monotonic()
+
+
 async def get_flag(client: httpx.AsyncClient, cc: str, options: Options,
-                   breaker: Breaker) -> tuple[bytes, int]:
+                   policy: Policy) -> tuple[bytes, int]:
     url = flag_url(options.base_url, cc)
-    image, attempts = await get_with_retries(client, url, options, breaker)
+    image, attempts = await get_with_retries(client, url, options, policy)
     check_flag(image, attempts)
     return image, attempts
 
 
 async def get_country_stem(client: httpx.AsyncClient, cc: str, options: Options,
-                           breaker: Breaker) -> str | None:
+                           policy: Policy) -> str | None:
     """The file-name stem from metadata.json, or None (use the code) if it is unusable."""
     try:
         url = metadata_url(options.base_url, cc)
-        body, _ = await get_with_retries(client, url, options, breaker)
+        body, _ = await get_with_retries(client, url, options, policy)
     except FetchFailure as exc:
         if exc.unanswered:  # the server is gone: a name chosen now would be the wrong one
             raise
@@ -115,32 +123,32 @@ async def save(writer: Executor, cc: str, image: bytes, attempts: int, stem: str
 
 
 async def download_one(client: httpx.AsyncClient, cc: str, options: Options,
-                       semaphore: asyncio.Semaphore, writer: Executor, breaker: Breaker) -> Result:
+                       semaphore: asyncio.Semaphore, writer: Executor, policy: Policy) -> Result:
     loop = asyncio.get_running_loop()
     if options.skip_existing and not options.names and (
             kept := await loop.run_in_executor(writer, kept_flag, cc, None, options)):
         return kept
     try:
         async with semaphore:
-            if given_up := breaker.not_attempted(cc):
+            if given_up := policy.breaker.not_attempted(cc):
                 return given_up
             if options.names_first:
-                stem = await get_country_stem(client, cc, options, breaker)
+                stem = await get_country_stem(client, cc, options, policy)
                 if kept := await loop.run_in_executor(writer, kept_flag, cc, stem, options):
                     return kept
-                image, attempts = await get_flag(client, cc, options, breaker)
+                image, attempts = await get_flag(client, cc, options, policy)
             else:
-                image, attempts = await get_flag(client, cc, options, breaker)
-                stem = (await get_country_stem(client, cc, options, breaker)
+                image, attempts = await get_flag(client, cc, options, policy)
+                stem = (await get_country_stem(client, cc, options, policy)
                         if options.names else None)
     except FetchFailure as exc:
         return failure_result(cc, exc)
     return await save(writer, cc, image, attempts, stem, options)
 
 
-async def supervisor(cc_list: list[str], options: Options, on_result: OnResult) -> list[Result]:
+async def supervisor(cc_list: list[str], options: Options, on_result: OnResult,
+                     policy: Policy) -> list[Result]:
     semaphore = asyncio.Semaphore(options.max_req)
-    breaker = Breaker(options.give_up_after)
     results: list[Result] = []
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flags-writer")
     to_do: list[asyncio.Task[Result]] = []
@@ -151,7 +159,7 @@ async def supervisor(cc_list: list[str], options: Options, on_result: OnResult) 
         async with async_client(options) as client, asyncio.TaskGroup() as group:
             for cc in cc_list:
                 to_do.append(group.create_task(download_one(client, cc, options, semaphore,
-                                                            writer, breaker)))
+                                                            writer, policy)))
                 await pace(len(to_do), semaphore)
             for next_done in asyncio.as_completed(to_do):
                 result = await next_done
@@ -195,5 +203,6 @@ def finished(to_do: list[asyncio.Task[Result]]) -> list[Result]:
             if task.done() and not task.cancelled() and task.exception() is None]
 
 
-def download_many(cc_list: list[str], options: Options, on_result: OnResult) -> list[Result]:
-    return asyncio.run(interruptible(supervisor(cc_list, options, on_result)))
+def download_many(cc_list: list[str], options: Options, on_result: OnResult,
+                  policy: Policy) -> list[Result]:
+    return asyncio.run(interruptible(supervisor(cc_list, options, on_result, policy)))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import json
+import re
 import ssl
 import time
 from collections.abc import Iterator
@@ -23,6 +24,8 @@ from .._saving import is_gif, is_whole_gif, safe_name
 
 #: Statuses worth asking again: the server may answer differently in a moment.
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+#: Statuses that say "too many": the whole run slows down (`_retry.Throttle`).
+REFUSALS = frozenset({429, 503})
 MAX_REDIRECTS = 5
 #: Error pages that say they are at most this long are read to the end, so that their
 #: connection can serve the next code, as the book's `client.get()` does; longer ones are not.
@@ -32,15 +35,19 @@ MAX_ERROR_BODY = 64 * 1024
 class FetchFailure(Exception):
     """A fetch that did not produce a body. `attempts` is filled in by the retry loop;
     `unanswered` says the server answered nothing at all (a connection refused, dropped before
-    any response, or not made in time), which is what the retry policy's `Breaker` counts."""
+    any response, or not made in time), which is what the retry policy's `Breaker` counts;
+    `refused` says it answered "too many" (429, 503), which its `Throttle` counts, with the
+    rate its headers state, if they do (`rate`)."""
 
     def __init__(self, reason: str, *, transient: bool = False, retry_after: float | None = None,
-                 unanswered: bool = False):
+                 unanswered: bool = False, refused: bool = False, rate: float | None = None):
         super().__init__(reason)
         self.reason = reason
         self.transient = transient
         self.retry_after = retry_after
         self.unanswered = unanswered
+        self.refused = refused
+        self.rate = rate
         self.attempts = 0
 
 
@@ -73,10 +80,13 @@ def check_status(response: httpx.Response) -> None:
     if code == 404:
         raise NotFound
     if not 200 <= code < 300:
+        headers = response.headers
         raise FetchFailure(
             f"HTTP {code}",
             transient=code in TRANSIENT_STATUSES,
-            retry_after=parse_retry_after(response.headers.get("retry-after")),
+            retry_after=parse_retry_after(headers.get("retry-after")) or quota_reset(headers),
+            refused=code in REFUSALS,
+            rate=stated_rate(headers),
         )
 
 
@@ -91,6 +101,37 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
         when = email.utils.parsedate_to_datetime(value).timestamp()
         return max(0.0, when - (time.time() if now is None else now))
     return None
+
+
+def _field(headers: httpx.Headers, combined: str, names: tuple[str, ...]) -> float | None:
+    """A number from a rate-limit header: a parameter of the IETF draft's `RateLimit` field
+    (`r=0;t=5`, or the older `remaining=0, reset=5`), or else a header of its own."""
+    keys = "|".join(names[:2])
+    if found := re.search(rf"\b(?:{keys})=(\d+(?:\.\d+)?)", combined):
+        return float(found[1])
+    value = next((headers[name] for name in names[2:] if name in headers), "").strip()
+    return float(value) if value.replace(".", "", 1).isdigit() else None
+
+
+def quota_reset(headers: httpx.Headers, now: float | None = None) -> float | None:
+    """Seconds until the quota comes back, if the rate-limit headers say none is left:
+    draft-ietf-httpapi-ratelimit-headers (`RateLimit`, or `RateLimit-Remaining` and
+    `RateLimit-Reset`) or the common `X-RateLimit-Remaining` and `X-RateLimit-Reset` (seconds
+    from now, or a Unix time)."""
+    combined = headers.get("ratelimit", "")
+    left = _field(headers, combined, ("r", "remaining", "ratelimit-remaining",
+                                      "x-ratelimit-remaining"))
+    reset = _field(headers, combined, ("t", "reset", "ratelimit-reset", "x-ratelimit-reset"))
+    if left != 0 or reset is None:
+        return None
+    return max(0.0, reset - (time.time() if now is None else now)) if reset > 1e9 else reset
+
+
+def stated_rate(headers: httpx.Headers) -> float | None:
+    """The requests a second that `RateLimit-Policy` allows (`q` per `w` seconds), if said."""
+    policy = headers.get("ratelimit-policy", "")
+    quota, window = re.search(r"\bq=(\d+)", policy), re.search(r"\bw=(\d+)", policy)
+    return int(quota[1]) / int(window[1]) if quota and window and int(window[1]) else None
 
 
 def check_progress(received: int, started: float, options: Options) -> None:

@@ -7,9 +7,11 @@ docs/design.md says why this is a plain loop rather than tenacity.
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 
 from .._models import Options, Result, Status
@@ -23,10 +25,12 @@ MAX_BACKOFF = 10.0
 
 def retry_wait(exc: FetchFailure, attempt: int, options: Options) -> float | None:
     """After attempt number `attempt` failed with `exc`: seconds to wait before the next one,
-    or None to give up (a final failure, such as a 404 or a 418, or no retries left)."""
+    or None to give up (a final failure, such as a 404 or a 418, or no retries left). A
+    refusal (429, 503) waits for nothing more than its turn in the run's pace (`Throttle`),
+    which it has slowed or paused already."""
     if not exc.transient or attempt > options.retries:
         return None
-    return backoff_seconds(exc, attempt, options)
+    return 0.0 if exc.refused else backoff_seconds(exc, attempt, options)
 
 
 def backoff_seconds(exc: FetchFailure, retry: int, options: Options) -> float:
@@ -85,3 +89,144 @@ class Breaker:
         if not self.tripped:
             return None
         return Result(cc, Status.ERROR, attempts=0, error=NOT_ATTEMPTED)
+
+
+#: How a refused run slows down: its rate times this, once for the requests sent at that rate.
+SLOW_DOWN = 0.85
+#: How it speeds up again while no request is refused: its rate grows by e**(x * seconds),
+#: `FINDING` until the first slow-down after the first refusal (the limit is still unknown),
+#: `PROBING` after that. docs/design.md, "Rate limits", has the measurements behind all three.
+FINDING, PROBING = 2.0, 0.3
+#: The slowest a run goes, in requests per second.
+MIN_RATE = 0.5
+#: The longest a request waits for its turn before it looks again.
+RECHECK_S = 0.1
+#: How long the first refusal pauses the run, before it takes the rate of the answers in the
+#: last second (those of the requests under way included) as its first.
+LOOK_S = 0.2
+
+
+class Throttle:
+    """The whole run's pace: at most `rate` requests a second, from every thread or task, and
+    none while a server's pause lasts. Unlimited (up to `ceiling`, `--rate`) until the server
+    refuses a request (429, 503); then, as TCP does, the rate goes down at once and up slowly.
+
+    The first refusal starts the rate at what the server answered in the last second (its
+    burst, if it has one), or at the rate its `RateLimit-Policy` states; a refusal of a
+    request sent at the current rate lowers it by `SLOW_DOWN`; refusals of requests sent
+    before that say nothing new. A `Retry-After` (or a spent quota's reset) pauses the run.
+    """
+
+    def __init__(self, ceiling: float | None = None, on_change: Callable[[str], None] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = ceiling or math.inf
+        self.ceiling = self.rate
+        self.refusals = 0
+        self._on_change = on_change
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._last = self._grown = clock()  # the last turn taken
+        self._paused = -math.inf  # until when no turn is taken
+        self._slowed = -math.inf  # when the rate last went down
+        self._growth = FINDING
+        self._answers: deque[float] = deque()  # the times of the answers in the last second
+        self._told = self.rate  # the rate the last message gave
+        self._limited_at: float | None = None  # the first refusal
+        self._seed_at: float | None = None  # when to take the rate of the answers so far
+        self._refused_with = ""
+        self._answered_since = 0
+
+    def wait(self) -> float:
+        """Seconds to wait before asking again (at most `RECHECK_S`: the rate may grow
+        meanwhile); 0 means go now, and takes the turn."""
+        with self._lock:
+            now = self._clock()
+            if self.rate < self.ceiling and now > self._grown:  # not while paused
+                self.rate = min(self.ceiling, self.rate * math.exp(
+                    self._growth * (now - self._grown)))
+            self._grown = max(self._grown, now)
+            news = None
+            if self._seed_at is not None and now >= self._seed_at:  # the answers are in
+                self.rate = self._told = min(self.ceiling, max(MIN_RATE, len(self._answers)))
+                self._seed_at, self._last = None, now
+                self._slowed = now
+                news = f"{self._refused_with}: the run slows to {self.rate:.3g} requests/s"
+            due = max(self._paused, self._last + 1 / self.rate)
+            if now < due:
+                wait = min(due - now, RECHECK_S)
+            else:
+                wait, self._last = 0.0, now
+                if self.rate >= 1.5 * self._told and self._limited_at is not None:
+                    self._told = self.rate
+                    news = f"the run speeds up to {self.rate:.3g} requests/s"
+        if news:
+            self._say(news)
+        return wait
+
+    def record(self, failure: FetchFailure | None, sent: float) -> None:
+        """After an attempt that began at `sent` (this clock's time): see the class."""
+        with self._lock:
+            now = self._clock()
+            while self._answers and self._answers[0] < now - 1:
+                self._answers.popleft()
+            if failure is None or not failure.refused:
+                self._answered_since += self._limited_at is not None
+                self._answers.append(now)
+                return
+            self.refusals += 1
+            if self._limited_at is None:
+                self._limited_at = now
+            news = []
+            if failure.retry_after is not None and now + failure.retry_after > self._paused:
+                if now >= self._paused:  # a new pause, not a longer one
+                    news.append(f"{failure.reason}: the run pauses {failure.retry_after:.3g} s")
+                self._paused = now + min(failure.retry_after, MAX_RETRY_AFTER)
+                self._grown = max(self._grown, self._paused)
+            if sent > self._slowed:
+                self._slowed = now
+                if failure.rate is not None:  # the server said its rate: never faster
+                    self.rate = self.ceiling = min(self.ceiling, failure.rate)
+                elif self.rate == math.inf:  # first a pause, for the answers under way
+                    self._paused = max(self._paused, now + LOOK_S)
+                    self._seed_at, self._refused_with = now + LOOK_S, failure.reason
+                elif self._growth == FINDING:  # past the limit, fast growth overshoots it:
+                    # halve, as TCP does at the end of its slow start, or go below what the
+                    # server answered in the last second, if that is less
+                    self.rate = min(self.rate / 2, len(self._answers) * SLOW_DOWN)
+                    self._growth = PROBING
+                else:
+                    self.rate *= SLOW_DOWN
+                if failure.retry_after is not None and self._growth == PROBING:
+                    self._growth = PROBING / 10  # each refusal costs a pause: probe slowly
+                if self._seed_at is None:  # the new pace starts a turn late: time for the
+                    self.rate = self._told = min(self.ceiling, max(MIN_RATE, self.rate))
+                    self._grown, self._last = max(self._grown, now), now + 1 / self.rate
+                    # server to answer the next request, the refused one perhaps, again
+                    news.append(f"{failure.reason}: the run slows to {self.rate:.3g} requests/s")
+        for message in news:
+            self._say(message)
+
+    def settled_rate(self) -> float | None:
+        """Requests a second answered since the first refusal: the limit the run found."""
+        if self._limited_at is None:
+            return None
+        return self._answered_since / max(self._clock() - self._limited_at, 1e-3)
+
+    def _say(self, message: str) -> None:
+        if self._on_change is not None:
+            self._on_change(message)
+
+
+class Policy:
+    """One run's retry state, shared by every download: the `Breaker` and the `Throttle`, fed
+    by every attempt."""
+
+    def __init__(self, options: Options, on_change: Callable[[str], None] | None = None) -> None:
+        self.breaker = Breaker(options.give_up_after)
+        self.throttle = Throttle(options.rate, on_change)
+
+    def record(self, failure: FetchFailure | None, sent: float) -> None:
+        """After an attempt that began at `sent` (`time.monotonic()`): `failure` is None when
+        the server answered with a body."""
+        self.breaker.record(failure)
+        self.throttle.record(failure, sent)

@@ -27,7 +27,7 @@ from ._fetch import (
     metadata_url,
 )
 from ._http import sync_client
-from ._retry import Breaker, retry_wait
+from ._retry import Policy, retry_wait
 from ._stop import Stop
 
 
@@ -47,41 +47,49 @@ def get(client: httpx.Client, url: str, options: Options) -> bytes:
 
 
 def get_with_retries(
-    client: httpx.Client, url: str, options: Options, stop: Stop, breaker: Breaker
+    client: httpx.Client, url: str, options: Options, stop: Stop, policy: Policy
 ) -> tuple[bytes, int]:
-    """`get`, retried as the shared policy says: the body and the attempts it took."""
+    """`get`, paced and retried as the shared policy says: the body and the attempts it took."""
     attempt = 1
     while True:
-        stop.check()
+        sent = turn(policy, stop)
         try:
             body = get(client, url, options)
         except FetchFailure as exc:
-            breaker.record(exc)
+            policy.record(exc, sent)
             exc.attempts = attempt
             wait = retry_wait(exc, attempt, options)
             if wait is None:
                 raise
             stop.sleep(wait)
         else:
-            breaker.record(None)
+            policy.record(None, sent)
             return body, attempt
         attempt += 1
 
 
+def turn(policy: Policy, stop: Stop) -> float:
+    """Wait for the run's pace to allow one more request (`_retry.Throttle`); when it began."""
+    while (wait := policy.throttle.wait()) > 0:
+        stop.sleep(wait)
+    stop.check()
+    return time.monotonic()
+
+
 def get_flag(client: httpx.Client, cc: str, options: Options, stop: Stop,
-             breaker: Breaker) -> tuple[bytes, int]:
+             policy: Policy) -> tuple[bytes, int]:
     url = flag_url(options.base_url, cc)
-    image, attempts = get_with_retries(client, url, options, stop, breaker)
+    image, attempts = get_with_retries(client, url, options, stop, policy)
     check_flag(image, attempts)
     return image, attempts
 
 
 def get_country_stem(client: httpx.Client, cc: str, options: Options, stop: Stop,
-                     breaker: Breaker) -> str | None:
+                     policy: Policy) -> str | None:
     """The file-name stem from metadata.json, or None (use the code) if it is unusable."""
     try:
         body, _ = get_with_retries(client, metadata_url(options.base_url, cc), options,
-                                   stop, breaker)
+                                   stop, policy)
     except FetchFailure as exc:
         if exc.unanswered:  # the server is gone: a name chosen now would be the wrong one
             raise
@@ -90,34 +98,35 @@ def get_country_stem(client: httpx.Client, cc: str, options: Options, stop: Stop
 
 
 def download_one(client: httpx.Client, cc: str, options: Options, stop: Stop,
-                 breaker: Breaker) -> Result:
+                 policy: Policy) -> Result:
     """Fetch and save one flag; raises `Stopped` if Ctrl-C cut it short."""
     if options.skip_existing and not options.names and (kept := kept_flag(cc, None, options)):
         return kept
-    if given_up := breaker.not_attempted(cc):
+    if given_up := policy.breaker.not_attempted(cc):
         return given_up
     try:
         if options.names_first:
-            stem = get_country_stem(client, cc, options, stop, breaker)
+            stem = get_country_stem(client, cc, options, stop, policy)
             if kept := kept_flag(cc, stem, options):
                 return kept
-            image, attempts = get_flag(client, cc, options, stop, breaker)
+            image, attempts = get_flag(client, cc, options, stop, policy)
         else:
-            image, attempts = get_flag(client, cc, options, stop, breaker)
-            stem = get_country_stem(client, cc, options, stop, breaker) if options.names else None
+            image, attempts = get_flag(client, cc, options, stop, policy)
+            stem = get_country_stem(client, cc, options, stop, policy) if options.names else None
     except FetchFailure as exc:
         stop.check()  # after a stop, the failure may be its own doing (a socket shut down)
         return failure_result(cc, exc)
     return stop.save(lambda: save_result(cc, image, attempts, stem, options))
 
 
-def download_many(cc_list: list[str], options: Options, on_result: OnResult) -> list[Result]:
+def download_many(cc_list: list[str], options: Options, on_result: OnResult,
+                  policy: Policy) -> list[Result]:
     results: list[Result] = []
-    stop, breaker = Stop(), Breaker(options.give_up_after)
+    stop = Stop()
     with handling_ctrl_c(stop.on_ctrl_c), stop.watch(sync_client(options)) as client:
         try:
             for cc in cc_list:
-                result = download_one(client, cc, options, stop, breaker)
+                result = download_one(client, cc, options, stop, policy)
                 on_result(result)
                 results.append(result)
         except KeyboardInterrupt:  # Ctrl-C: every flag saved is handed over again (`download`

@@ -10,20 +10,21 @@ from concurrent import futures
 from .._models import OnResult, Options, Result
 from .._signals import handling_ctrl_c
 from ._http import sync_client
-from ._retry import Breaker
+from ._retry import Policy
 from ._sequential import download_one
 from ._stop import Stop
 
 
-def download_many(cc_list: list[str], options: Options, on_result: OnResult) -> list[Result]:
+def download_many(cc_list: list[str], options: Options, on_result: OnResult,
+                  policy: Policy) -> list[Result]:
     results: list[Result] = []
-    stop, breaker = Stop(), Breaker(options.give_up_after)
+    stop = Stop()
     workers = max(1, min(options.max_req, len(cc_list)))
     executor = futures.ThreadPoolExecutor(workers)
     to_do: list[futures.Future[Result]] = []
     with handling_ctrl_c(stop.on_ctrl_c), stop.watch(sync_client(options)) as client:
         try:
-            to_do = [executor.submit(download_one, client, cc, options, stop, breaker)
+            to_do = [executor.submit(download_one, client, cc, options, stop, policy)
                      for cc in cc_list]
             for future in futures.as_completed(to_do):
                 result = future.result()

@@ -7,9 +7,11 @@ the point of the book's DELAY and ERROR servers: they make concurrency visible.
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import socket
 import struct
+import time
 from collections.abc import Mapping
 
 from aiohttp import web
@@ -23,13 +25,47 @@ GARBAGE = b"<html><body><h1>Sign in to continue</h1></body></html>\n"
 RETRY_AFTER = 1
 
 
+class Limiter:
+    """A token bucket for each client address, as nginx's `limit_req`: `rate` requests a
+    second, up to `burst` at once; `refused` counts the requests beyond."""
+
+    def __init__(self, rate: float, burst: int, headers: str = "none") -> None:
+        self.rate, self.burst, self.headers = rate, burst, headers
+        self.refused = 0
+        self._buckets: dict[str, tuple[float, float]] = {}  # address: tokens, when
+
+    def refusal(self, client: str) -> web.Response | None:
+        """None if `client` may ask now (a token is taken), else the 429 to answer."""
+        now = time.monotonic()
+        tokens, then = self._buckets.get(client, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - then) * self.rate)
+        self._buckets[client] = (tokens - 1 if tokens >= 1 else tokens, now)
+        if tokens >= 1:
+            return None
+        self.refused += 1
+        wait = math.ceil((1 - tokens) / self.rate)  # whole seconds, as both headers take
+        quota, window = (round(self.rate), 1) if self.rate >= 1 else (1, round(1 / self.rate))
+        headers = {"retry-after": {"Retry-After": str(wait)},
+                   "ratelimit": {"RateLimit-Policy": f'"default";q={quota};w={window}',
+                                 "RateLimit": f'"default";r=0;t={wait}'}}.get(self.headers)
+        return web.Response(status=429, text="Too many requests\n", headers=headers)
+
+
+#: The app's `Limiter`, with `faults.rate_limit`.
+LIMITER = web.AppKey("limiter", Limiter)
+
+
 def make_app(faults: Faults, catalogue: Mapping[str, Entry] | None = None,
              rng: random.Random | None = None) -> web.Application:
     """An app serving `/flags/<cc>/<file>` from the catalogue, and 404 for anything else."""
     files = load_catalogue() if catalogue is None else catalogue
     chance = rng or random.Random()
+    limiter = None if faults.rate_limit is None else Limiter(
+        faults.rate_limit, faults.burst, faults.limit_headers)
 
     async def flag_file(request: web.Request) -> web.StreamResponse:
+        if limiter is not None and (refusal := limiter.refusal(request.remote or "")):
+            return refusal
         if faults.delay is not None:
             await asyncio.sleep(chance.uniform(*faults.delay))
         fault = faults.pick(chance.random())
@@ -54,6 +90,8 @@ def make_app(faults: Faults, catalogue: Mapping[str, Entry] | None = None,
 
     app = web.Application()
     app.router.add_get("/flags/{cc}/{name}", flag_file)
+    if limiter is not None:
+        app[LIMITER] = limiter
     return app
 
 

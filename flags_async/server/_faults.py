@@ -10,6 +10,8 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+LIMIT_HEADERS = ("none", "retry-after", "ratelimit")
+
 
 @dataclass(frozen=True, slots=True)
 class Faults:
@@ -23,6 +25,9 @@ class Faults:
     truncate_rate: float = 0.0  # half the body promised by Content-Length, then hang up
     reset_rate: float = 0.0  # reset the connection (TCP RST) without answering
     trickle: float | None = None  # send every body at this many bytes per second
+    rate_limit: float | None = None  # requests a second per client address; 429 beyond
+    burst: int = 1  # requests a client may make at once before the limit applies
+    limit_headers: str = "none"  # what a 429 says: "none", "retry-after" or "ratelimit"
 
     def __post_init__(self) -> None:
         if self.delay is not None:
@@ -36,6 +41,12 @@ class Faults:
             raise ValueError("fault rates add up to more than 1")
         if self.trickle is not None and self.trickle <= 0:
             raise ValueError("trickle needs a positive number of bytes per second")
+        if self.rate_limit is not None and not 0 < self.rate_limit < math.inf:
+            raise ValueError("the rate limit needs a positive number of requests a second")
+        if self.burst < 1:
+            raise ValueError("the burst needs at least 1 request")
+        if self.limit_headers not in LIMIT_HEADERS:
+            raise ValueError(f"the limit's headers are one of {', '.join(LIMIT_HEADERS)}")
 
     def as_options(self) -> list[str]:
         """These faults as `flags-async serve` options, for a server in another process."""

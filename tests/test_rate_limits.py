@@ -1,0 +1,266 @@
+"""Rate limits: the whole run slows down when the server says "too many", and `--rate` keeps
+it under a limit the user knows. Against the bundled server's limiter, in every mode."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from aiohttp import web
+
+from flags_async import Mode, Options, Report, TransportName, download, select_codes
+from flags_async.cli import main
+from flags_async.client._fetch import FetchFailure, quota_reset, stated_rate
+from flags_async.client._retry import LOOK_S, MIN_RATE, PROBING, SLOW_DOWN, Throttle
+from flags_async.server._app import LIMITER, Limiter, make_app
+from flags_async.server._catalogue import Catalogue
+from flags_async.server._faults import Faults
+from tests.conftest import cli_process, gif_files, serving
+
+VARIANTS = [(Mode.ASYNC, TransportName.AIOHTTP), (Mode.ASYNC, TransportName.HTTPX),
+            (Mode.THREADS, TransportName.HTTPX), (Mode.SEQUENTIAL, TransportName.HTTPX)]
+IDS = [f"{mode.value}-{transport.value}" for mode, transport in VARIANTS]
+REFUSED = FetchFailure("HTTP 429", transient=True, refused=True)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_nothing_waits_until_the_server_refuses() -> None:
+    throttle = Throttle(clock=Clock())
+    assert [throttle.wait() for _ in range(1000)] == [0.0] * 1000
+    throttle.record(FetchFailure("HTTP 503", transient=True), 0)  # an error, not a refusal
+    assert throttle.rate == math.inf and throttle.refusals == 0
+
+
+def test_a_refusal_slows_the_whole_run_once_for_the_requests_sent_at_that_rate() -> None:
+    clock = Clock()
+    said: list[str] = []
+    throttle = Throttle(on_change=said.append, clock=clock)
+    for _ in range(6):  # what the server answered in the last second: its burst...
+        throttle.record(None, clock.now)
+    clock.now += 0.5
+    sent_before = clock.now
+    throttle.record(REFUSED, sent_before)
+    assert 0 < throttle.wait() <= LOOK_S  # a pause, for the answers under way
+    for _ in range(4):  # ...and the requests it had accepted before it refused
+        throttle.record(None, sent_before)
+    throttle.record(REFUSED, sent_before)  # sent before the slow-down: nothing new
+    clock.now += LOOK_S
+    assert throttle.wait() == pytest.approx(0.1)  # the new pace starts now
+    assert throttle.rate == 10 and throttle.refusals == 2
+    assert said == ["HTTP 429: the run slows to 10 requests/s"]
+    clock.now += 0.1
+    assert throttle.wait() == 0 and throttle.wait() == pytest.approx(1 / throttle.rate)  # turns
+    found = throttle.rate  # up since, fast: the limit is still to be found
+    throttle.record(REFUSED, clock.now)  # sent at the new rate, past the limit: half
+    assert throttle.rate == pytest.approx(found / 2)
+    clock.now += 0.1
+    throttle.record(REFUSED, clock.now)  # and then a little slower each time
+    assert throttle.rate == pytest.approx(found / 2 * SLOW_DOWN)
+    for _ in range(100):  # refused at every turn, it never stops
+        clock.now += 1
+        throttle.record(REFUSED, clock.now)
+    assert throttle.rate == MIN_RATE
+
+
+def test_the_run_speeds_up_again_while_nothing_is_refused() -> None:
+    clock = Clock()
+    said: list[str] = []
+    throttle = Throttle(on_change=said.append, clock=clock)
+    throttle.record(REFUSED, clock.now)
+    clock.now += LOOK_S
+    throttle.wait()
+    clock.now += 0.1
+    throttle.record(REFUSED, clock.now)  # now probing for the limit, slowly
+    slow = throttle.rate
+    clock.now += 5
+    throttle.wait()
+    assert throttle.rate == pytest.approx(slow * math.exp(PROBING * 5))
+    clock.now += 10
+    throttle.wait()
+    assert said[-1].startswith("the run speeds up to ")
+
+
+def test_rate_is_a_ceiling_even_when_nothing_is_refused() -> None:
+    clock = Clock()
+    throttle = Throttle(ceiling=20, clock=clock)
+    clock.now += 1
+    assert throttle.wait() == 0 and throttle.wait() == pytest.approx(0.05)
+    clock.now += 3600
+    throttle.wait()
+    assert throttle.rate == 20
+
+
+def test_retry_after_pauses_the_whole_run_and_a_stated_rate_is_taken() -> None:
+    clock = Clock()
+    said: list[str] = []
+    throttle = Throttle(on_change=said.append, clock=clock)
+    told = FetchFailure("HTTP 429", transient=True, refused=True, retry_after=3, rate=25)
+    throttle.record(told, clock.now)
+    assert throttle.wait() == pytest.approx(0.1)  # it looks again now and then
+    clock.now += 2.95
+    assert throttle.wait() == pytest.approx(0.05)
+    assert throttle.rate == 25
+    assert said == ["HTTP 429: the run pauses 3 s", "HTTP 429: the run slows to 25 requests/s"]
+
+
+@pytest.mark.parametrize(("headers", "wait"), [
+    ({"RateLimit": '"default";r=0;t=5'}, 5.0),  # draft-ietf-httpapi-ratelimit-headers
+    ({"RateLimit": "limit=10, remaining=0, reset=7"}, 7.0),  # its earlier drafts
+    ({"RateLimit-Remaining": "0", "RateLimit-Reset": "3"}, 3.0),
+    ({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "4"}, 4.0),
+    ({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "2000000009"}, 9.0),  # a Unix time
+    ({"X-RateLimit-Remaining": "3", "X-RateLimit-Reset": "4"}, None),  # quota left
+    ({"RateLimit": '"default";r=0'}, None),
+    ({}, None),
+])
+def test_rate_limit_headers_say_how_long_a_spent_quota_lasts(
+    headers: dict[str, str], wait: float | None,
+) -> None:
+    assert quota_reset(httpx.Headers(headers), now=2000000000) == wait
+
+
+def test_ratelimit_policy_states_the_rate() -> None:
+    assert stated_rate(httpx.Headers({"RateLimit-Policy": '"default";q=100;w=60'})) == 100 / 60
+    assert stated_rate(httpx.Headers({"RateLimit-Policy": "garbage"})) is None
+
+
+def limited_run(catalogue: Catalogue, variant: tuple[Mode, TransportName], tmp_path: Path,
+                faults: Faults, codes: list[str], **options: object) -> tuple[Report, int]:
+    """A run against the bundled server with `faults` (a limit): its report, and how many
+    requests the server's limiter refused."""
+    mode, transport = variant
+    app = make_app(faults, catalogue, random.Random(0))
+    with serving(lambda: app) as url:
+        report = download(codes, Options(base_url=url, dest=tmp_path, transport=transport,
+                                         **options), mode)  # type: ignore[arg-type]
+    return report, app[LIMITER].refused
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=IDS)
+def test_a_rate_limited_run_slows_down_and_loses_no_code(
+    catalogue: Catalogue, variant: tuple[Mode, TransportName], tmp_path: Path,
+) -> None:
+    """100 requests a second, 5 at once, no Retry-After: the run finds the pace, every code
+    ends ok or not found, and the report counts every refusal the server made."""
+    codes = select_codes(["A", "B", "C"])[:60]
+    report, refused = limited_run(catalogue, variant, tmp_path,
+                                  Faults(rate_limit=100, burst=5), codes)
+    assert (report.errors, report.ok + report.not_found) == (0, 60)
+    assert report.refused == refused > 0
+    assert report.settled_rate is not None
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=IDS)
+def test_rate_keeps_every_mode_under_a_known_limit(
+    catalogue: Catalogue, variant: tuple[Mode, TransportName], tmp_path: Path,
+) -> None:
+    """`--rate` at the server's limit (50 a second, 5 at once): nothing is refused, metadata
+    requests included."""
+    report, refused = limited_run(catalogue, variant, tmp_path,
+                                  Faults(rate_limit=50, burst=5), select_codes(["B"])[:25],
+                                  rate=50, names=True)
+    assert (report.errors, report.refused, refused) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("headers", ["retry-after", "ratelimit"])
+def test_each_kind_of_rate_limit_header_is_followed(
+    catalogue: Catalogue, headers: str, tmp_path: Path,
+) -> None:
+    report, refused = limited_run(catalogue, VARIANTS[0], tmp_path,
+                                  Faults(rate_limit=50, burst=5, limit_headers=headers),
+                                  select_codes(["B"])[:40])
+    assert report.errors == 0 and report.refused == refused > 0
+
+
+def test_the_report_says_the_server_limited_the_rate_and_the_json_counts_it(
+    catalogue: Catalogue, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    app = make_app(Faults(rate_limit=100, burst=5), catalogue, random.Random(0))
+    with serving(lambda: app) as url:
+        assert main(["download", "-v", "-s", url, "-d", str(tmp_path / "a"), "A", "B"]) == 0
+        out = capsys.readouterr().out
+        refused = app[LIMITER].refused
+        assert f"The server limited the rate: {refused:,} answers were 429 or 503; " in out
+        assert "HTTP 429: the run slows to " in out  # -v says when
+        assert main(["download", "--json", "-s", url, "-d", str(tmp_path / "b"), "A", "B"]) == 0
+        data = json.loads(capsys.readouterr().out)
+        assert data["refused"] == app[LIMITER].refused - refused > 0
+    assert data["settled_rate"] > 0
+    assert main(["download", "-d", str(tmp_path / "c"), "BR"]) == 0  # no limit: nothing new
+    assert "limited" not in capsys.readouterr().out
+
+
+def test_ctrl_c_during_a_pause_of_the_whole_run_ends_it_at_once(
+    catalogue: Catalogue, tmp_path: Path,
+) -> None:
+    """A 429 with `Retry-After: 30` pauses every download; Ctrl-C still ends the run."""
+
+    async def flag(request: web.Request) -> web.StreamResponse:
+        cc = request.match_info["cc"]
+        if cc == "ca":
+            return web.Response(status=429, headers={"Retry-After": "30"})
+        entry = catalogue[f"{cc}/{cc}.gif"]
+        return web.Response(body=entry.body, content_type=entry.content_type)
+
+    def app() -> web.Application:
+        application = web.Application()
+        application.router.add_get("/flags/{cc}/{name}", flag)
+        return application
+
+    with serving(app) as url:
+        child = cli_process("download", "-v", "--mode", "sequential", "-s", url,
+                            "-d", str(tmp_path), "AD", "CA", "DE")
+        assert child.stdout is not None
+        for line in child.stdout:
+            if line.startswith("HTTP 429: the run pauses 30 s"):
+                break
+        started = time.monotonic()
+        os.kill(child.pid, signal.SIGINT)
+        out, err = child.communicate(timeout=20)
+    assert child.returncode == 130, err
+    assert time.monotonic() - started < 10  # not the 30 s pause
+    assert [p.name for p in gif_files(tmp_path)] == ["ad.gif"]
+    assert "Interrupted: 1 of 3 codes done." in out
+
+
+def test_the_limiter_refuses_beyond_its_burst_per_client() -> None:
+    limiter = Limiter(rate=0.001, burst=2, headers="ratelimit")
+    assert limiter.refusal("a") is None and limiter.refusal("a") is None
+    refusal = limiter.refusal("a")
+    assert refusal is not None and refusal.status == 429
+    assert refusal.headers["RateLimit-Policy"] == '"default";q=1;w=1000'
+    assert limiter.refusal("b") is None and limiter.refused == 1  # another address
+
+
+@pytest.mark.parametrize(("args", "why"), [
+    (["--burst", "5"], "needs --rate-limit"),
+    (["--rate-limit", "0"], "Invalid value for '--rate-limit'"),
+])
+def test_bad_limits_are_usage_errors(
+    args: list[str], why: str, capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["serve", *args]) == 2
+    assert why in capsys.readouterr().err
+
+
+def test_the_bench_has_a_rate_limited_scenario(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--scenario", "limited", "-l", "30", "--runs", "1", "--modes",
+                 "sequential,async", "--json"]) == 0
+    (scenario,) = json.loads(capsys.readouterr().out)["scenarios"]
+    assert scenario["scenario"] == "limited"
+    assert [(r["variant"], r["ok"] + r["not_found"], r["errors"]) for r in scenario["runs"]] == [
+        ("sequential", 30, 0), ("async", 30, 0)]
