@@ -18,11 +18,11 @@ if TYPE_CHECKING:
 
 class DownloadMany(Protocol):
     """The one swappable piece: fetch and save `cc_list`, calling `on_result` per code as it
-    ends, every attempt paced and retried by `policy`. After a Ctrl-C a mode hands over every
-    result it has again: `download` counts each code once."""
+    ends, every attempt paced and retried by `policy` (a new one by default). After a Ctrl-C
+    a mode hands over every result it has again: `download` counts each code once."""
 
     def __call__(self, cc_list: list[str], options: Options, on_result: OnResult,
-                 policy: Policy) -> list[Result]:
+                 policy: Policy | None = None) -> list[Result]:
         ...
 
 

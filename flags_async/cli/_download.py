@@ -101,7 +101,7 @@ def download(
              "answer: the server is gone. 0: never.",
     )] = DEFAULT_GIVE_UP_AFTER,
     rate: Annotated[float | None, typer.Option(
-        "--rate", min=0.001, metavar="N", show_default=False,
+        "--rate", min=0.001, max=1e6, metavar="N", show_default=False,
         help="At most N requests a second, retries included. Default: as fast as the server "
              "allows; a server that answers 429 or 503 slows the whole run down.")] = None,
     max_bytes: Annotated[int, typer.Option(

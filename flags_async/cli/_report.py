@@ -125,7 +125,8 @@ def rate_limited(report: Report) -> str | None:
         return None
     settled = "" if report.settled_rate is None else (
         f"; the run settled at about {report.settled_rate:.3g} requests/s")
-    return f"The server limited the rate: {report.refused:,} answers were 429 or 503{settled}."
+    were = "answer was" if report.refused == 1 else "answers were"
+    return f"The server limited the rate: {report.refused:,} {were} 429 or 503{settled}."
 
 
 def line_printer(out: TextIO | None) -> Callable[[str], None]:

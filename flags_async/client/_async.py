@@ -31,7 +31,7 @@ from ._fetch import (
     metadata_url,
 )
 from ._http import async_client
-from ._retry import Policy, retry_wait
+from ._retry import Policy
 
 #: How downloads start while the semaphore has room (see `pace`): the first `AT_ONCE` in one
 #: event-loop turn, as the book starts them all, then `PER_TURN` per turn. docs/design.md has
@@ -68,7 +68,7 @@ async def get_with_retries(
         except FetchFailure as exc:
             policy.record(exc, sent)
             exc.attempts = attempt
-            wait = retry_wait(exc, attempt, options)
+            wait = policy.retry_wait(exc, attempt, options)
             if wait is None:
                 raise
             await asyncio.sleep(wait)
@@ -204,5 +204,6 @@ def finished(to_do: list[asyncio.Task[Result]]) -> list[Result]:
 
 
 def download_many(cc_list: list[str], options: Options, on_result: OnResult,
-                  policy: Policy) -> list[Result]:
+                  policy: Policy | None = None) -> list[Result]:
+    policy = policy or Policy(options)
     return asyncio.run(interruptible(supervisor(cc_list, options, on_result, policy)))

@@ -84,7 +84,7 @@ def check_status(response: httpx.Response) -> None:
         raise FetchFailure(
             f"HTTP {code}",
             transient=code in TRANSIENT_STATUSES,
-            retry_after=parse_retry_after(headers.get("retry-after")) or quota_reset(headers),
+            retry_after=_first(parse_retry_after(headers.get("retry-after")), quota_reset(headers)),
             refused=code in REFUSALS,
             rate=stated_rate(headers),
         )
@@ -95,12 +95,16 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # not "²", which float() refuses
         return float(value)
     with contextlib.suppress(TypeError, ValueError):
         when = email.utils.parsedate_to_datetime(value).timestamp()
         return max(0.0, when - (time.time() if now is None else now))
     return None
+
+
+def _first(*values: float | None) -> float | None:
+    return next((value for value in values if value is not None), None)
 
 
 def _field(headers: httpx.Headers, combined: str, names: tuple[str, ...]) -> float | None:
@@ -110,7 +114,7 @@ def _field(headers: httpx.Headers, combined: str, names: tuple[str, ...]) -> flo
     if found := re.search(rf"\b(?:{keys})=(\d+(?:\.\d+)?)", combined):
         return float(found[1])
     value = next((headers[name] for name in names[2:] if name in headers), "").strip()
-    return float(value) if value.replace(".", "", 1).isdigit() else None
+    return float(value) if re.fullmatch(r"\d+(?:\.\d+)?", value, re.ASCII) else None
 
 
 def quota_reset(headers: httpx.Headers, now: float | None = None) -> float | None:
@@ -131,7 +135,9 @@ def stated_rate(headers: httpx.Headers) -> float | None:
     """The requests a second that `RateLimit-Policy` allows (`q` per `w` seconds), if said."""
     policy = headers.get("ratelimit-policy", "")
     quota, window = re.search(r"\bq=(\d+)", policy), re.search(r"\bw=(\d+)", policy)
-    return int(quota[1]) / int(window[1]) if quota and window and int(window[1]) else None
+    if not (quota and window and int(quota[1]) and int(window[1])):
+        return None
+    return int(quota[1]) / int(window[1])
 
 
 def check_progress(received: int, started: float, options: Options) -> None:

@@ -26,11 +26,10 @@ MAX_BACKOFF = 10.0
 def retry_wait(exc: FetchFailure, attempt: int, options: Options) -> float | None:
     """After attempt number `attempt` failed with `exc`: seconds to wait before the next one,
     or None to give up (a final failure, such as a 404 or a 418, or no retries left). A
-    refusal (429, 503) waits for nothing more than its turn in the run's pace (`Throttle`),
-    which it has slowed or paused already."""
+    refusal (429, 503) in a paced run waits only for its turn (see `Policy.retry_wait`)."""
     if not exc.transient or attempt > options.retries:
         return None
-    return 0.0 if exc.refused else backoff_seconds(exc, attempt, options)
+    return backoff_seconds(exc, attempt, options)
 
 
 def backoff_seconds(exc: FetchFailure, retry: int, options: Options) -> float:
@@ -129,11 +128,13 @@ class Throttle:
         self._paused = -math.inf  # until when no turn is taken
         self._slowed = -math.inf  # when the rate last went down
         self._growth = FINDING
-        self._answers: deque[float] = deque()  # the times of the answers in the last second
+        self._recent: deque[tuple[float, bool]] = deque()  # the last second's answers: when,
+        # and whether a refusal
         self._told = self.rate  # the rate the last message gave
         self._limited_at: float | None = None  # the first refusal
         self._seed_at: float | None = None  # when to take the rate of the answers so far
         self._refused_with = ""
+        self._refusing_all = False  # the last look at the answers found only refusals
         self._answered_since = 0
 
     def wait(self) -> float:
@@ -143,20 +144,23 @@ class Throttle:
             now = self._clock()
             if self.rate < self.ceiling and now > self._grown:  # not while paused
                 self.rate = min(self.ceiling, self.rate * math.exp(
-                    self._growth * (now - self._grown)))
+                    min(50.0, self._growth * (now - self._grown))))
             self._grown = max(self._grown, now)
             news = None
             if self._seed_at is not None and now >= self._seed_at:  # the answers are in
-                self.rate = self._told = min(self.ceiling, max(MIN_RATE, len(self._answers)))
-                self._seed_at, self._last = None, now
-                self._slowed = now
-                news = f"{self._refused_with}: the run slows to {self.rate:.3g} requests/s"
+                self._forget(now)
+                self._seed_at, self._last, self._slowed = None, now, now
+                accepted = self._accepted()
+                self._refusing_all = not accepted  # then it is not a limit, not yet
+                if accepted:
+                    self.rate = self._told = min(self.ceiling, max(MIN_RATE, accepted))
+                    news = f"{self._refused_with}: the run slows to {self.rate:.3g} requests/s"
             due = max(self._paused, self._last + 1 / self.rate)
             if now < due:
                 wait = min(due - now, RECHECK_S)
             else:
                 wait, self._last = 0.0, now
-                if self.rate >= 1.5 * self._told and self._limited_at is not None:
+                if math.inf > self.rate >= 1.5 * self._told and self._limited_at is not None:
                     self._told = self.rate
                     news = f"the run speeds up to {self.rate:.3g} requests/s"
         if news:
@@ -165,13 +169,16 @@ class Throttle:
 
     def record(self, failure: FetchFailure | None, sent: float) -> None:
         """After an attempt that began at `sent` (this clock's time): see the class."""
+        if failure is not None and failure.unanswered:
+            return  # no answer at all: the breaker's business
+        refused = failure is not None and failure.refused
         with self._lock:
             now = self._clock()
-            while self._answers and self._answers[0] < now - 1:
-                self._answers.popleft()
-            if failure is None or not failure.refused:
+            self._recent.append((now, refused))
+            self._forget(now)
+            if failure is None or not refused:
                 self._answered_since += self._limited_at is not None
-                self._answers.append(now)
+                self._refusing_all = False
                 return
             self.refusals += 1
             if self._limited_at is None:
@@ -182,33 +189,52 @@ class Throttle:
                     news.append(f"{failure.reason}: the run pauses {failure.retry_after:.3g} s")
                 self._paused = now + min(failure.retry_after, MAX_RETRY_AFTER)
                 self._grown = max(self._grown, self._paused)
-            if sent > self._slowed:
+            # With a Retry-After the pause may be all the server asks for (a refusal now and
+            # then): the rate is too high once most answers of a second (ten at least) are
+            # refusals, and from then on.
+            limited = (failure.retry_after is None or failure.rate is not None
+                       or self.rate < math.inf
+                       or (len(self._recent) >= 10 and 2 * self._accepted() < len(self._recent)))
+            if sent > self._slowed and limited:
                 self._slowed = now
                 if failure.rate is not None:  # the server said its rate: never faster
-                    self.rate = self.ceiling = min(self.ceiling, failure.rate)
+                    self.rate = self.ceiling = min(self.ceiling, max(MIN_RATE, failure.rate))
+                elif self.rate == math.inf and self._refusing_all:
+                    pass  # the last look found nothing but refusals: retried with back-off
                 elif self.rate == math.inf:  # first a pause, for the answers under way
                     self._paused = max(self._paused, now + LOOK_S)
                     self._seed_at, self._refused_with = now + LOOK_S, failure.reason
                 elif self._growth == FINDING:  # past the limit, fast growth overshoots it:
                     # halve, as TCP does at the end of its slow start, or go below what the
                     # server answered in the last second, if that is less
-                    self.rate = min(self.rate / 2, len(self._answers) * SLOW_DOWN)
+                    self.rate = min(self.rate / 2, self._accepted() * SLOW_DOWN)
                     self._growth = PROBING
                 else:
                     self.rate *= SLOW_DOWN
-                if failure.retry_after is not None and self._growth == PROBING:
-                    self._growth = PROBING / 10  # each refusal costs a pause: probe slowly
-                if self._seed_at is None:  # the new pace starts a turn late: time for the
+                if self._seed_at is None and self.rate < math.inf:  # the new pace starts a
+                    # turn late: time for the server to answer the next request (the refused
+                    # one, perhaps) again
                     self.rate = self._told = min(self.ceiling, max(MIN_RATE, self.rate))
                     self._grown, self._last = max(self._grown, now), now + 1 / self.rate
-                    # server to answer the next request, the refused one perhaps, again
                     news.append(f"{failure.reason}: the run slows to {self.rate:.3g} requests/s")
         for message in news:
             self._say(message)
 
+    def paces(self) -> bool:
+        """Whether the run has a rate, or is about to take one."""
+        return self.rate < math.inf or self._seed_at is not None
+
+    def _forget(self, now: float) -> None:
+        while self._recent and self._recent[0][0] < now - 1:
+            self._recent.popleft()
+
+    def _accepted(self) -> int:
+        """The answers of the last second that were not refusals."""
+        return sum(not refused for _, refused in self._recent)
+
     def settled_rate(self) -> float | None:
         """Requests a second answered since the first refusal: the limit the run found."""
-        if self._limited_at is None:
+        if self._limited_at is None or not self._answered_since:
             return None
         return self._answered_since / max(self._clock() - self._limited_at, 1e-3)
 
@@ -230,3 +256,11 @@ class Policy:
         the server answered with a body."""
         self.breaker.record(failure)
         self.throttle.record(failure, sent)
+
+    def retry_wait(self, failure: FetchFailure, attempt: int, options: Options) -> float | None:
+        """`retry_wait`, but a refusal in a run the throttle paces (which it has slowed or
+        paused already) waits for nothing more than its turn: a back-off of its own would
+        stall sequential mode."""
+        wait = retry_wait(failure, attempt, options)
+        paced = failure.refused and self.throttle.paces()
+        return 0.0 if wait is not None and paced else wait

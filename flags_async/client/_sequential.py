@@ -27,7 +27,7 @@ from ._fetch import (
     metadata_url,
 )
 from ._http import sync_client
-from ._retry import Policy, retry_wait
+from ._retry import Policy
 from ._stop import Stop
 
 
@@ -58,7 +58,7 @@ def get_with_retries(
         except FetchFailure as exc:
             policy.record(exc, sent)
             exc.attempts = attempt
-            wait = retry_wait(exc, attempt, options)
+            wait = policy.retry_wait(exc, attempt, options)
             if wait is None:
                 raise
             stop.sleep(wait)
@@ -120,9 +120,9 @@ def download_one(client: httpx.Client, cc: str, options: Options, stop: Stop,
 
 
 def download_many(cc_list: list[str], options: Options, on_result: OnResult,
-                  policy: Policy) -> list[Result]:
+                  policy: Policy | None = None) -> list[Result]:
     results: list[Result] = []
-    stop = Stop()
+    stop, policy = Stop(), policy or Policy(options)
     with handling_ctrl_c(stop.on_ctrl_c), stop.watch(sync_client(options)) as client:
         try:
             for cc in cc_list:

@@ -16,9 +16,9 @@ from ._stop import Stop
 
 
 def download_many(cc_list: list[str], options: Options, on_result: OnResult,
-                  policy: Policy) -> list[Result]:
+                  policy: Policy | None = None) -> list[Result]:
     results: list[Result] = []
-    stop = Stop()
+    stop, policy = Stop(), policy or Policy(options)
     workers = max(1, min(options.max_req, len(cc_list)))
     executor = futures.ThreadPoolExecutor(workers)
     to_do: list[futures.Future[Result]] = []
