@@ -185,9 +185,10 @@ class Throttle:
                 self._limited_at = now
             news = []
             if failure.retry_after is not None and now + failure.retry_after > self._paused:
+                pause = min(failure.retry_after, MAX_RETRY_AFTER)
                 if now >= self._paused:  # a new pause, not a longer one
-                    news.append(f"{failure.reason}: the run pauses {failure.retry_after:.3g} s")
-                self._paused = now + min(failure.retry_after, MAX_RETRY_AFTER)
+                    news.append(f"{failure.reason}: the run pauses {pause:g} s")
+                self._paused = now + pause
                 self._grown = max(self._grown, self._paused)
             # With a Retry-After the pause may be all the server asks for (a refusal now and
             # then): the rate is too high once most answers of a second (ten at least) are
