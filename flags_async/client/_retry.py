@@ -110,10 +110,13 @@ class Throttle:
     none while a server's pause lasts. Unlimited (up to `ceiling`, `--rate`) until the server
     refuses a request (429, 503); then, as TCP does, the rate goes down at once and up slowly.
 
-    The first refusal starts the rate at what the server answered in the last second (its
-    burst, if it has one), or at the rate its `RateLimit-Policy` states; a refusal of a
-    request sent at the current rate lowers it by `SLOW_DOWN`; refusals of requests sent
-    before that say nothing new. A `Retry-After` (or a spent quota's reset) pauses the run.
+    The first refusal pauses the run `LOOK_S`, then starts the rate at what the server
+    answered in the last second (its burst), or at the rate its `RateLimit-Policy` states;
+    none, if it answered nothing but refusals. The rate grows by `FINDING` until the next
+    refusal, which halves it, then by `PROBING`; later refusals take it to `SLOW_DOWN`. Only a
+    refusal of a request sent after the last slow-down counts. A `Retry-After` (or a spent
+    quota's reset) pauses the run, and slows it only once most answers are refusals.
+    docs/design.md, "Rate limits", has the whole rule and its measurements.
     """
 
     def __init__(self, ceiling: float | None = None, on_change: Callable[[str], None] | None = None,
