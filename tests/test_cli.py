@@ -73,8 +73,6 @@ def test_download_help_shows_the_books_max_req_spelling(
         (["download", "--mode", "fibers"], "--mode"),
         (["download", "--mode", "threads", "--transport", "aiohttp"], "async mode only"),
         (["download", "--mode", "sequential", "--transport", "httpx"], "async mode only"),
-        (["serve", "--export", "x", "--delay", "1", "2"], "takes no serving option (--delay)"),
-        (["serve", "--export", "x", "--preset", "chaos"], "takes no serving option (--preset)"),
         (["download", "-a", "-e"], "not both"),
         (["download", "BR", "-a"], "not both"),
         (["download", "-v", "-q"], "not both"),
@@ -375,10 +373,10 @@ def test_serve_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert "Wrote 388 files" in capsys.readouterr().out
 
 
-def test_the_bench_s_child_server_serves_and_stops_with_the_block(tmp_path: Path) -> None:
+def test_the_embedded_server_serves_and_stops_with_the_block(tmp_path: Path) -> None:
     import httpx
 
-    with given_or_started(None, in_child=True) as server:
+    with given_or_started(None) as server:
         url = server()
         assert url.startswith("http://127.0.0.1:")
         assert httpx.get(f"{url}/br/br.gif").content.startswith(b"GIF89a")
@@ -411,7 +409,7 @@ def test_download_from_a_given_server_starts_no_server(
     def no_server(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("an embedded server was started")
 
-    monkeypatch.setattr(_embedded, "embedded", no_server)
+    monkeypatch.setattr(_embedded, "ChildServer", no_server)
     assert main(["download", "BR", "-q", "-d", str(tmp_path), "-s", server_url]) == 0
     assert [p.name for p in gif_files(tmp_path)] == ["br.gif"]
 
@@ -419,12 +417,12 @@ def test_download_from_a_given_server_starts_no_server(
 def test_a_server_that_cannot_be_started_is_one_line_and_exit_1(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from flags_async.server import _serve
+    from flags_async.server import _embedded
 
-    def no_socket(*args: Any, **kwargs: Any) -> None:
+    def no_process(*args: Any, **kwargs: Any) -> None:
         raise OSError(errno.EMFILE, "Too many open files")
 
-    monkeypatch.setattr(_serve, "listen", no_socket)
+    monkeypatch.setattr(_embedded.subprocess, "Popen", no_process)
     assert main(["download", "BR", "-d", str(tmp_path)]) == 1
     assert capsys.readouterr().err == (
         "flags-async: error: cannot start the embedded flag server: Too many open files\n")

@@ -13,13 +13,10 @@ from .._saving import write_atomically
 from ._runner import ScenarioResult, rate
 
 if TYPE_CHECKING:
-    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 COLOURS = {"sequential": "#757575", "threads": "#f0a030", "async": "#2e7d32",
            "async-httpx": "#6a9fd8"}
-#: How far ahead of every other mode async must be to "pull ahead" on the chart.
-AHEAD = 2.0
 
 
 def check_chart_path(path: Path) -> None:
@@ -116,39 +113,11 @@ def sweep_chart(results: list[ScenarioResult], by_max_req: bool = False) -> Figu
     gains.set_ylabel("speed-up over sequential (log scale)")
     gains.axhline(1.0, color=COLOURS["sequential"], linewidth=1, linestyle="--")
     gains.set_title("Speed-up over sequential", fontsize=9)
-    if not by_max_req:
-        _mark_where_async_pulls_ahead(gains, results)
     rates.legend(fontsize=7)
     fig.suptitle("flags-async bench: " + ("how each mode scales" if by_max_req
                                           else "the latency sweep"), fontsize=11)
     fig.tight_layout()
     return fig
-
-
-def _mark_where_async_pulls_ahead(ax: Axes, results: list[ScenarioResult]) -> None:
-    """Point at the latency from which on async is `AHEAD` times every other mode (at it and
-    at every higher latency of the sweep), if there is one."""
-    by_latency = sorted(results, key=lambda result: result.latency_ms or 0.0)
-    ahead = [_async_is_ahead(result) for result in by_latency]
-    first = next((i for i in range(len(ahead)) if all(ahead[i:])), None)
-    if first is None:
-        return
-    result = by_latency[first]
-    async_gain = max(s.speedup or 1.0 for s in result.summary if s.variant == "async")
-    others = sorted({s.variant for s in result.summary} - {"async"})
-    whom = others[0] if len(others) == 1 else "every other mode"
-    # The words in the top left corner, which the lines reach last: never over the title.
-    ax.annotate(f"async pulls ahead:\n{AHEAD:g}x {whom}\nfrom "
-                f"{result.latency_ms:g} ms on", (result.latency_ms or 0.0, async_gain),
-                xytext=(0.04, 0.96), textcoords="axes fraction", va="top", fontsize=8,
-                arrowprops={"arrowstyle": "->"})
-
-
-def _async_is_ahead(result: ScenarioResult) -> bool:
-    best = {s.variant: s.requests_per_s for s in sorted(
-        result.summary, key=lambda s: s.requests_per_s)}
-    others = [rate for variant, rate in best.items() if variant != "async"]
-    return "async" in best and bool(others) and all(best["async"] >= AHEAD * r for r in others)
 
 
 def bar_chart(results: list[ScenarioResult]) -> Figure:

@@ -28,7 +28,7 @@ from .._models import (
 )
 from .._saving import prepare_dest
 from .._urls import without_password
-from ..client._probes import TLS_PROBE_S, check_reachable, speaks_tls
+from ..client._probes import check_reachable
 from ..client._server_url import EMBEDDED, LABELS, check_proxy, proxy_for, resolve_server
 from ._app import (
     EXIT_ERRORS,
@@ -42,7 +42,6 @@ from ._app import (
     trust_store,
 )
 from ._report import (
-    came_to_nothing,
     counts_report,
     final_report,
     initial_report,
@@ -51,7 +50,6 @@ from ._report import (
     nothing_found,
     process_seconds,
     progress,
-    tls_hint,
 )
 
 
@@ -133,7 +131,6 @@ def download(
     """Download flags for country codes, and report what happened."""
     from .._api import Interrupted, warm_up
     from .._api import download as run_download
-    from .._signals import stop_signals_ignored
     from ..client._limits import fit_fd_limit
     from ..server._embedded import given_or_started
 
@@ -169,7 +166,7 @@ def download(
     try:
         direct = url is None  # the embedded server is always reached directly
         with given_or_started(url) as flag_server:
-            # An embedded server is starting in its thread; meanwhile:
+            # An embedded server is starting in its process; meanwhile:
             prepare_dest(Path(dest))  # before any request: a folder we cannot use costs nothing
             tls = trust_store(cacert)
             warm_up(mode, transport or TransportName.AIOHTTP)
@@ -206,28 +203,13 @@ def download(
             raise typer.Exit(EXIT_INTERRUPTED) from None
         # Else the run was over: its report is whole.
 
-    hint = diagnosis(report, route, timeout)
-    with stop_signals_ignored():  # the report is printed whole, whatever comes now
-        print_report(report, hint, json_out=json_out, quiet=quiet, args=invocation.args)
+    hint = nothing_found(report)
+    print_report(report, hint, json_out=json_out, quiet=quiet, args=invocation.args)
     if report.interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
     if sys.stdout is None:  # `>&-`: the report went nowhere (the flags are saved)
         raise typer.Exit(EXIT_ERRORS)
     raise typer.Exit(EXIT_ERRORS if report.errors or hint else EXIT_OK)
-
-
-def diagnosis(report: Report, route: str | None, timeout: float) -> str | None:
-    """What the run's result suggests is wrong, if anything: a wrong URL (every code 404), or
-    an http:// URL to a server that speaks TLS (checked directly, since a proxy would answer
-    for the server, and briefly, since a hung server would hold the report)."""
-    hint = nothing_found(report)
-    try:
-        if came_to_nothing(report) and route is None and speaks_tls(
-                report.server, min(timeout, TLS_PROBE_S)):
-            hint = tls_hint(report)
-    except KeyboardInterrupt:  # the run is over and its report whole: only the hint is lost
-        pass
-    return hint
 
 
 def print_report(report: Report, hint: str | None, *, json_out: bool, quiet: bool,

@@ -10,10 +10,9 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO
-from urllib.parse import urlsplit
 
 from .._models import Mode, OnResult, Report, Result, Status, TransportName, ignore_result
-from .._urls import authority, without_password
+from .._urls import without_password
 
 _IMPORTED = time.monotonic()
 
@@ -84,20 +83,6 @@ def nothing_found(report: Report) -> str | None:
         return None
     return (f"Every code answered 404 Not Found: is the server URL right? "
             f"For {cc} it asked for {without_password(flag_url(report.server, cc))}")
-
-
-def came_to_nothing(report: Report) -> bool:
-    """Whether a whole run from a plain-http server ended with errors alone: no flag, and not
-    even a 404."""
-    return (not report.interrupted and report.errors > 0 and report.ok == 0
-            and report.not_found == 0 and urlsplit(report.server).scheme.lower() == "http")
-
-
-def tls_hint(report: Report) -> str:
-    """What to say of a run that `came_to_nothing` from a server that speaks TLS."""
-    parts = urlsplit(report.server)
-    where = authority(parts.hostname or "", parts.port or 80)  # not the netloc: no credentials
-    return f"No flag came, and {where} speaks TLS: is it an https:// URL?"
 
 
 def interrupted_line(report: Report) -> str:

@@ -111,16 +111,6 @@ def serve(
     if export_dir is not None:
         if not export_dir:
             raise typer.BadParameter("give a folder, such as 'www'", param_hint="'--export'")
-        serving = [f"--{name.replace('_', '-')}" for name, value in given.items()
-                   if value is not None]
-        serving += [name for name, value in (("--preset", preset is not PresetName.LOCAL),
-                    ("--port", port is not None), ("--host", host != "127.0.0.1"),
-                    ("--certfile", certfile is not None), ("--keyfile", keyfile is not None))
-                    if value]
-        if serving:
-            raise typer.BadParameter(
-                f"writes files and exits: it takes no serving option ({', '.join(serving)})",
-                param_hint="'--export'")
         try:
             count = export(Path(export_dir))
         except OSError as exc:
@@ -142,7 +132,10 @@ def serve(
     except (OSError, ssl.SSLError) as exc:
         missing = keyfile if keyfile is not None and not keyfile.exists() else certfile
         what = "the key" if missing is keyfile else "the certificate"
-        fail(f"cannot use {what} {missing}: {exc.strerror or exc}")
+        pem = isinstance(exc, ssl.SSLError)  # OpenSSL's words: "PEM lib", at best
+        fail(f"cannot use {what} {missing}: {exc.strerror or exc}" + (
+            " (--certfile takes a PEM certificate chain, with its private key unless "
+            "--keyfile gives it)" if pem else ""))
     port = chosen.port if port is None else port
     try:
         sock = listen(host, port)

@@ -1,5 +1,5 @@
-"""Probes made outside the run: that the server (or its proxy) can be reached before any
-download starts, and, after a run that came to nothing, whether an http:// server speaks TLS."""
+"""The probe made before the run: that the server (or its proxy) can be reached before any
+download starts."""
 
 from __future__ import annotations
 
@@ -69,28 +69,3 @@ def _why_not(exc: Exception, base_url: str, timeout: float, proxy: str | None) -
     if isinstance(exc, httpx.ConnectTimeout):
         return f"cannot connect to {where}: timed out after {timeout:g} s"
     return f"cannot connect to {where}: {getattr(cause, 'strerror', None) or cause or exc}"
-
-
-#: How long `speaks_tls` is given at most: a handshake takes a few round trips, and a server
-#: that never answers must not hold the report for a whole --timeout.
-TLS_PROBE_S = 1.0
-
-
-def speaks_tls(base_url: str, timeout: float) -> bool:
-    """Whether the server of a plain-http `base_url` completes a TLS handshake instead: why
-    every request of a run may have been closed unanswered. Any certificate will do: this
-    asks which protocol the port speaks, not whom to trust."""
-    import socket
-    import ssl
-
-    parts = urlsplit(base_url)
-    host = parts.hostname or ""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    try:
-        with (socket.create_connection((host, parts.port or 80), timeout) as sock,
-              context.wrap_socket(sock, server_hostname=host)):
-            return True
-    except OSError:  # ssl.SSLError too: no TLS there, or nothing at all
-        return False

@@ -12,7 +12,7 @@ import httpx
 
 from .._models import OnResult, Options, Result
 from .._saving import kept_flag, save_result
-from .._signals import handling_ctrl_c
+from .._signals import on_first_stop
 from ._fetch import (
     FetchFailure,
     body_failures,
@@ -123,7 +123,7 @@ def download_many(cc_list: list[str], options: Options, on_result: OnResult,
                   policy: Policy | None = None) -> list[Result]:
     results: list[Result] = []
     stop, policy = Stop(), policy or Policy(options)
-    with handling_ctrl_c(stop.on_ctrl_c), stop.watch(sync_client(options)) as client:
+    with on_first_stop(stop.on_ctrl_c), stop.watch(sync_client(options)) as client:
         try:
             for cc in cc_list:
                 result = download_one(client, cc, options, stop, policy)

@@ -15,7 +15,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from types import FrameType
 from typing import Any
 
 import httpx
@@ -46,11 +45,9 @@ class Stop:
         self._saving_on_main_thread = False
         self._interrupt_after_save = False
 
-    def on_ctrl_c(self, signum: int, frame: FrameType | None) -> None:
-        """The Ctrl-C handler for a sync run: stop, then raise KeyboardInterrupt now, or after
-        the save the main thread is in. Later Ctrl-Cs change nothing."""
-        if self.requested:
-            return
+    def on_ctrl_c(self) -> None:
+        """What a sync run does on Ctrl-C (`_signals.on_first_stop`): stop, then raise
+        KeyboardInterrupt now, or after the save the main thread is in."""
         self.request()
         if self._saving_on_main_thread:
             self._interrupt_after_save = True

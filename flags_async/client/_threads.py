@@ -8,7 +8,7 @@ from __future__ import annotations
 from concurrent import futures
 
 from .._models import OnResult, Options, Result
-from .._signals import handling_ctrl_c
+from .._signals import on_first_stop
 from ._http import sync_client
 from ._retry import Policy
 from ._sequential import download_one
@@ -22,7 +22,7 @@ def download_many(cc_list: list[str], options: Options, on_result: OnResult,
     workers = max(1, min(options.max_req, len(cc_list)))
     executor = futures.ThreadPoolExecutor(workers)
     to_do: list[futures.Future[Result]] = []
-    with handling_ctrl_c(stop.on_ctrl_c), stop.watch(sync_client(options)) as client:
+    with on_first_stop(stop.on_ctrl_c), stop.watch(sync_client(options)) as client:
         try:
             to_do = [executor.submit(download_one, client, cc, options, stop, policy)
                      for cc in cc_list]

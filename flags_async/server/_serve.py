@@ -7,7 +7,6 @@ import signal
 import socket
 import ssl
 from collections.abc import Callable
-from pathlib import Path
 
 from aiohttp import web
 
@@ -37,30 +36,10 @@ def base_url(sock: socket.socket, tls: bool = False) -> str:
 
 def tls_context(certfile: str, keyfile: str | None) -> ssl.SSLContext:
     """A server-side TLS context for the certificate chain in `certfile` and its private key
-    (in `keyfile`, or else in `certfile` too). An `ssl.SSLError` says which part is missing
-    when OpenSSL only says "PEM lib"."""
+    (in `keyfile`, or else in `certfile` too)."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    try:
-        context.load_cert_chain(certfile, keyfile)
-    except ssl.SSLError as exc:
-        raise ssl.SSLError(exc.errno, _missing_part(certfile, keyfile) or str(exc)) from None
+    context.load_cert_chain(certfile, keyfile)
     return context
-
-
-def _missing_part(certfile: str, keyfile: str | None) -> str | None:
-    def holds(path: str, label: str) -> bool:
-        try:
-            return f"{label}-----" in Path(path).read_text(errors="replace")
-        except OSError:
-            return True  # unreadable now: leave it to OpenSSL's message
-
-    if not holds(certfile, "CERTIFICATE"):
-        return f"no certificate in {certfile}"
-    if keyfile is None and not holds(certfile, "PRIVATE KEY"):
-        return f"no private key in {certfile}: give its key file with --keyfile"
-    if keyfile is not None and not holds(keyfile, "PRIVATE KEY"):
-        return f"no private key in {keyfile}"
-    return None
 
 
 async def serve_until_stopped(
