@@ -8,7 +8,9 @@ import os
 import shlex
 import signal
 import socket
+import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import replace
@@ -382,6 +384,32 @@ def test_the_embedded_server_serves_and_stops_with_the_block(tmp_path: Path) -> 
         assert httpx.get(f"{url}/br/br.gif").content.startswith(b"GIF89a")
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{url}/br/br.gif")
+
+
+KILLED_CLIENT = """
+import os, signal
+from flags_async.server._embedded import ChildServer
+print(ChildServer().base_url(), flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_the_embedded_server_ends_with_a_client_killed_outright() -> None:
+    """SIGKILL leaves the client no way to stop its server: the server notices it alone."""
+    import httpx
+
+    done = subprocess.run([sys.executable, "-c", KILLED_CLIENT], capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    url = done.stdout.strip()
+    assert url.startswith("http://127.0.0.1:")
+    for _ in range(100):  # it looks every 0.5 s: gone within seconds, not minutes
+        try:
+            httpx.head(url, timeout=1)
+        except httpx.ConnectError:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"the server at {url} outlived its client")
 
 
 def test_python_m_runs_the_default_embedded_server_and_writes_only_into_dest(

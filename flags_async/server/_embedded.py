@@ -5,6 +5,7 @@ the figures."""
 from __future__ import annotations
 
 import contextlib
+import os
 import select
 import subprocess
 import sys
@@ -13,6 +14,8 @@ from collections.abc import Callable, Iterator
 from .._models import ServerError
 from ._faults import NO_FAULTS, Faults
 
+#: Set in the child's environment: the pid of the client it serves, whose end ends it.
+PARENT_PID = "FLAGS_ASYNC_PARENT_PID"
 #: How long a server may take to start and listen.
 STARTUP_TIMEOUT = 30.0
 
@@ -30,7 +33,8 @@ class ChildServer:
             # not the child, which may still be importing): its stop is ours to call.
             self._child = subprocess.Popen(command, stdout=subprocess.PIPE,
                                            stderr=subprocess.DEVNULL, text=True,
-                                           process_group=0)
+                                           process_group=0,
+                                           env={**os.environ, PARENT_PID: str(os.getpid())})
         except OSError as exc:  # no process to be had (EAGAIN, EMFILE...)
             raise ServerError(
                 f"cannot start the embedded flag server: {exc.strerror or exc}") from exc

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import socket
 import ssl
 from collections.abc import Callable
 
 from aiohttp import web
+
+from ._embedded import PARENT_PID
 
 #: Queue of connections not yet accepted; the kernel caps it at net.core.somaxconn.
 BACKLOG = 4096
@@ -49,14 +52,16 @@ async def serve_until_stopped(
     stop: asyncio.Event | None = None,
     tls: ssl.SSLContext | None = None,
 ) -> int | None:
-    """Serve until `stop` is set: by default on SIGINT or SIGTERM (callers outside the main
-    thread pass their own `stop`). Returns the signal that stopped the server, if one did."""
+    """Serve until `stop` is set: by default on SIGINT or SIGTERM, or once the client named by
+    `PARENT_PID` is gone (killed outright, it could not stop its server); callers outside the
+    main thread pass their own `stop`. Returns the signal that stopped the server, if one did."""
     # Stop promptly: a slow response still in flight (up to 5 s, or whatever --delay says) is
     # cut after a moment instead of holding the shutdown for aiohttp's default 60 s.
     runner = web.AppRunner(app, access_log=None, handle_signals=False,
                            shutdown_timeout=SHUTDOWN_TIMEOUT)
     await runner.setup()
     stopped_by: list[int] = []
+    watch: asyncio.Task[None] | None = None
     try:
         await web.SockSite(runner, sock, backlog=BACKLOG, ssl_context=tls).start()
         if stop is None:
@@ -64,9 +69,13 @@ async def serve_until_stopped(
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(signum, _stopper(stop, stopped_by), signum)
+            if (parent := os.environ.get(PARENT_PID, "")).isdigit():
+                watch = asyncio.create_task(_stop_when_orphaned(int(parent), stop))
         on_ready(base_url(sock, tls is not None))
         await stop.wait()
     finally:
+        if watch is not None:
+            watch.cancel()
         await runner.cleanup()
     return stopped_by[0] if stopped_by else None
 
@@ -77,3 +86,9 @@ def _stopper(stop: asyncio.Event, stopped_by: list[int]) -> Callable[[int], None
         stop.set()
 
     return on_signal
+
+
+async def _stop_when_orphaned(parent: int, stop: asyncio.Event) -> None:
+    while os.getppid() == parent:  # noqa: ASYNC110 (no event tells of a parent's end)
+        await asyncio.sleep(0.5)
+    stop.set()
