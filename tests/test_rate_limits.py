@@ -17,7 +17,7 @@ from aiohttp import web
 from flags_async import Mode, Options, Report, TransportName, download, select_codes
 from flags_async.cli import main
 from flags_async.client._fetch import FetchFailure, quota_reset, stated_rate
-from flags_async.client._retry import LOOK_S, MIN_RATE, PROBING, SLOW_DOWN, Throttle
+from flags_async.client._retry import LOOK_S, MIN_RATE, RETURN_S, SLOW_DOWN, Throttle
 from flags_async.server._app import LIMITER, Limiter, make_app
 from flags_async.server._catalogue import Catalogue
 from flags_async.server._faults import Faults
@@ -85,14 +85,37 @@ def test_the_run_speeds_up_again_while_nothing_is_refused() -> None:
     clock.now += LOOK_S
     throttle.wait()
     clock.now += 0.1
-    throttle.record(REFUSED, clock.now)  # now probing for the limit, slowly
-    slow = throttle.rate
-    clock.now += 5
-    throttle.wait()
-    assert throttle.rate == pytest.approx(slow * math.exp(PROBING * 5))
-    clock.now += 10
-    throttle.wait()
+    refused = throttle.rate
+    throttle.record(REFUSED, clock.now)  # now probing for the limit, as CUBIC does
+    drop = refused - throttle.rate
+    assert drop > 0
+    clock.now += RETURN_S / 2
+    throttle.wait()  # most of the way back, fast
+    assert throttle.rate == pytest.approx(refused - drop / 8)
+    clock.now += RETURN_S / 2
+    throttle.wait()  # back at the rate refused, and flat there
+    assert throttle.rate == pytest.approx(refused)
+    clock.now += RETURN_S / 2
+    throttle.wait()  # a little past it, carefully
+    assert throttle.rate == pytest.approx(refused + drop / 8)
+    clock.now += 4 * RETURN_S
+    throttle.wait()  # no refusal for long: the limit is not near, faster and faster
+    assert throttle.rate > 3 * refused
     assert said[-1].startswith("the run speeds up to ")
+
+
+def test_a_refusal_below_the_last_refused_rate_aims_lower() -> None:
+    """CUBIC's fast convergence: a burst hid how far past the limit the last rate was."""
+    clock = Clock()
+    throttle = Throttle(ceiling=100, clock=clock)
+    for rate in (100.0, 80.0):
+        throttle.rate = rate
+        clock.now += 1
+        throttle.record(REFUSED, clock.now)
+    assert throttle.rate == pytest.approx(80 * SLOW_DOWN)
+    clock.now += RETURN_S
+    throttle.wait()  # flat below the rate refused, not at it
+    assert throttle.rate == pytest.approx(80 * (1 + SLOW_DOWN) / 2)
 
 
 def test_rate_is_a_ceiling_even_when_nothing_is_refused() -> None:

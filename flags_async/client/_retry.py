@@ -92,10 +92,11 @@ class Breaker:
 
 #: How a refused run slows down: its rate times this, once for the requests sent at that rate.
 SLOW_DOWN = 0.85
-#: How it speeds up again while no request is refused: its rate grows by e**(x * seconds),
-#: `FINDING` until the first slow-down after the first refusal (the limit is still unknown),
-#: `PROBING` after that. docs/design.md, "Rate limits", has the measurements behind all three.
-FINDING, PROBING = 2.0, 0.3
+#: How it speeds up again while no request is refused: by e**(FINDING * seconds) until the
+#: first slow-down after the first refusal (the limit is still unknown); after that as TCP's
+#: CUBIC does, back to the rate last refused in `RETURN_S`, slowly near it, then ever faster.
+#: docs/design.md, "Rate limits", has the measurements behind all four.
+FINDING, RETURN_S = 2.0, 2.0
 #: The slowest a run goes, in requests per second.
 MIN_RATE = 0.5
 #: The longest a request waits for its turn before it looks again.
@@ -113,7 +114,9 @@ class Throttle:
     The first refusal pauses the run `LOOK_S`, then starts the rate at what the server
     answered in the last second (its burst), or at the rate its `RateLimit-Policy` states;
     none, if it answered nothing but refusals. The rate grows by `FINDING` until the next
-    refusal, which halves it, then by `PROBING`; later refusals take it to `SLOW_DOWN`. Only a
+    refusal, which halves it; later refusals take it to `SLOW_DOWN`, and after each it grows
+    as a cubic of the time since, flat near the rate refused (`RETURN_S` later; a little below
+    it if that was lower than the refusal before). Only a
     refusal of a request sent after the last slow-down counts. A `Retry-After` (or a spent
     quota's reset) pauses the run, and slows it only once most answers are refusals.
     docs/design.md, "Rate limits", has the whole rule and its measurements.
@@ -130,7 +133,9 @@ class Throttle:
         self._last = self._grown = clock()  # the last turn taken
         self._paused = -math.inf  # until when no turn is taken
         self._slowed = -math.inf  # when the rate last went down
-        self._growth = FINDING
+        self._finding = True  # the limit is still unknown: grow fast
+        self._refused_rate = self._slowed_to = math.inf  # the last slow-down: from, to
+        self._since_slowed = 0.0  # seconds of growth since then, pauses left out
         self._recent: deque[tuple[float, bool]] = deque()  # the last second's answers: when,
         # and whether a refusal
         self._told = self.rate  # the rate the last message gave
@@ -146,8 +151,7 @@ class Throttle:
         with self._lock:
             now = self._clock()
             if self.rate < self.ceiling and now > self._grown:  # not while paused
-                self.rate = min(self.ceiling, self.rate * math.exp(
-                    min(50.0, self._growth * (now - self._grown))))
+                self.rate = min(self.ceiling, self._grown_rate(now - self._grown))
             self._grown = max(self._grown, now)
             news = None
             if self._seed_at is not None and now >= self._seed_at:  # the answers are in
@@ -208,13 +212,18 @@ class Throttle:
                 elif self.rate == math.inf:  # first a pause, for the answers under way
                     self._paused = max(self._paused, now + LOOK_S)
                     self._seed_at, self._refused_with = now + LOOK_S, failure.reason
-                elif self._growth == FINDING:  # past the limit, fast growth overshoots it:
-                    # halve, as TCP does at the end of its slow start, or go below what the
-                    # server answered in the last second, if that is less
+                elif self._finding:  # past the limit, fast growth overshoots it: halve, as
+                    # TCP does at the end of its slow start, or go below what the server
+                    # answered in the last second, if that is less
+                    self._refused_rate = self.rate
                     self.rate = min(self.rate / 2, self._accepted() * SLOW_DOWN)
-                    self._growth = PROBING
-                else:
+                    self._finding = False
+                else:  # refused below the last refused rate: the limit is lower still (CUBIC's
+                    # "fast convergence"; a burst hides how far past it a rate is)
+                    falling = self.rate < self._refused_rate
+                    self._refused_rate = self.rate * ((1 + SLOW_DOWN) / 2 if falling else 1)
                     self.rate *= SLOW_DOWN
+                self._slowed_to, self._since_slowed = self.rate, 0.0
                 if self._seed_at is None and self.rate < math.inf:  # the new pace starts a
                     # turn late: time for the server to answer the next request (the refused
                     # one, perhaps) again
@@ -223,6 +232,15 @@ class Throttle:
                     news.append(f"{failure.reason}: the run slows to {self.rate:.3g} requests/s")
         for message in news:
             self._say(message)
+
+    def _grown_rate(self, seconds: float) -> float:
+        """The rate after `seconds` more without a refusal."""
+        if self._finding:
+            return self.rate * math.exp(min(50.0, FINDING * seconds))
+        self._since_slowed += seconds  # CUBIC's curve, flat at the refused rate at RETURN_S
+        away = (self._since_slowed - RETURN_S) / RETURN_S
+        drop = self._refused_rate - self._slowed_to
+        return max(self.rate, self._refused_rate + drop * away ** 3)
 
     def paces(self) -> bool:
         """Whether the run has a rate, or is about to take one."""
