@@ -39,7 +39,7 @@ def checked_codes(codes: Iterable[object]) -> list[str]:
     checked = []
     for cc in codes:
         if not (isinstance(cc, str) and len(cc) == 2 and _CODE_ARG.fullmatch(cc)):
-            raise CodeError(f"invalid code {cc!r}: each code must be two letters AA-ZZ")
+            raise CodeError(f"{cc!r} is not a code: each code must be two letters AA-ZZ")
         checked.append(cc.upper())
     return list(dict.fromkeys(checked))
 
@@ -54,7 +54,7 @@ def expand_codes(args: Iterable[str]) -> set[str]:
     for arg in args:
         if not _CODE_ARG.fullmatch(arg):
             raise CodeError(
-                f"invalid code {arg!r}: each CC must be a letter A-Z or two letters AA-ZZ"
+                f"{arg!r} is not a code: each CC must be a letter A-Z or two letters AA-ZZ"
             )
         cc = arg.upper()
         if len(cc) == 1:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import random
 import signal
 import ssl
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -19,8 +16,8 @@ from aiohttp import web
 
 from flags_async.server._app import make_app
 from flags_async.server._catalogue import Catalogue, load_catalogue
+from flags_async.server._embedded import ThreadServer
 from flags_async.server._faults import Faults
-from flags_async.server._serve import listen, serve_until_stopped
 
 NO_FAULTS = Faults()
 
@@ -30,55 +27,11 @@ def catalogue() -> Catalogue:
     return load_catalogue()
 
 
-class ThreadServer:
-    """The app `make()` builds, served on 127.0.0.1 (a free port) by `asyncio.run` in a daemon
-    thread: `base_url()` waits until it listens, `close()` stops it and waits for the thread.
-    A thread, not `flags-async serve`, so a test can give the app its own catalogue and
-    random numbers, and start it in milliseconds."""
-
-    def __init__(self, make: Callable[[], web.Application],
-                 tls: ssl.SSLContext | None = None) -> None:
-        self._url = ""
-        self._ready = threading.Event()
-        self._stop = asyncio.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        sock = listen("127.0.0.1", 0)
-
-        def on_ready(url: str) -> None:
-            self._url = url
-            self._ready.set()
-
-        async def serve() -> None:
-            self._loop = asyncio.get_running_loop()
-            await serve_until_stopped(make(), sock, on_ready, stop=self._stop, tls=tls)
-
-        def run() -> None:
-            try:
-                asyncio.run(serve())
-            finally:
-                sock.close()
-                self._ready.set()  # a server that failed must not be waited for
-
-        self._thread = threading.Thread(target=run, name="flags-server", daemon=True)
-        self._thread.start()
-
-    def base_url(self) -> str:
-        assert self._ready.wait(30) and self._url, "the test server did not start"
-        return self._url
-
-    def close(self) -> None:
-        self._ready.wait(30)
-        if self._loop is not None:
-            with contextlib.suppress(RuntimeError):  # its loop has ended already
-                self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(30)
-
-
 @contextmanager
 def serving(make: Callable[[], web.Application],
             tls: ssl.SSLContext | None = None) -> Iterator[str]:
     """Serve the app `make()` builds on 127.0.0.1:<free port> until the block ends, in a
-    thread; yields the base URL once it listens."""
+    thread, as `download` runs its embedded server; yields the base URL once it listens."""
     server = ThreadServer(make, tls)
     try:
         yield server.base_url()

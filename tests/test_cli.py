@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -57,8 +58,8 @@ def test_download_help_shows_the_books_max_req_spelling(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["download", "XYZ"], "invalid code 'XYZ'"),
-        (["download", "B1"], "invalid code 'B1'"),
+        (["download", "XYZ"], "Invalid value: 'XYZ' is not a code"),
+        (["download", "B1"], "'B1' is not a code"),
         (["download", "-l", "0"], "--limit"),
         (["download", "-m", "0"], "'-m' / '--max-req' / '--max_req'"),  # the book's spelling
         (["download", "--max_req", "-5"], "'-m' / '--max-req' / '--max_req'"),  # is shown too
@@ -78,6 +79,7 @@ def test_download_help_shows_the_books_max_req_spelling(
         (["download", "-a", "-e"], "not both"),
         (["download", "BR", "-a"], "not both"),
         (["download", "-v", "-q"], "not both"),
+        (["download", "--json", "-q"], "give --json or --quiet, not both"),
         (["download", "--retries", "-1"], "--retries"),
         (["download", "--bogus"], "--bogus"),
         (["serve", "--delay", "3", "1"], "delay"),
@@ -375,10 +377,10 @@ def test_serve_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert "Wrote 388 files" in capsys.readouterr().out
 
 
-def test_the_embedded_server_serves_and_stops_with_the_block(tmp_path: Path) -> None:
+def test_the_bench_s_child_server_serves_and_stops_with_the_block(tmp_path: Path) -> None:
     import httpx
 
-    with given_or_started(None) as server:
+    with given_or_started(None, in_child=True) as server:
         url = server()
         assert url.startswith("http://127.0.0.1:")
         assert httpx.get(f"{url}/br/br.gif").content.startswith(b"GIF89a")
@@ -389,27 +391,32 @@ def test_the_embedded_server_serves_and_stops_with_the_block(tmp_path: Path) -> 
 KILLED_CLIENT = """
 import os, signal
 from flags_async.server._embedded import ChildServer
-print(ChildServer().base_url(), flush=True)
+server = ChildServer()
+print(server.base_url(), server._child.pid, flush=True)
 os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
-def test_the_embedded_server_ends_with_a_client_killed_outright() -> None:
-    """SIGKILL leaves the client no way to stop its server: the server notices it alone."""
+def test_a_child_server_ends_with_a_client_killed_outright() -> None:
+    """SIGKILL leaves the client (a bench) no way to stop its server: the server notices."""
     import httpx
 
     done = subprocess.run([sys.executable, "-c", KILLED_CLIENT], capture_output=True,
                           text=True, timeout=60, check=False)
     assert done.returncode == -signal.SIGKILL, done.stderr
-    url = done.stdout.strip()
+    url, pid = done.stdout.split()
     assert url.startswith("http://127.0.0.1:")
-    for _ in range(100):  # it looks every 0.5 s: gone within seconds, not minutes
-        try:
-            httpx.head(url, timeout=1)
-        except httpx.ConnectError:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"the server at {url} outlived its client")
+    try:
+        for _ in range(100):  # it looks every 0.5 s: gone within seconds, not minutes
+            try:
+                httpx.head(url, timeout=1)
+            except httpx.ConnectError:
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"the server at {url} outlived its client")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(pid), signal.SIGKILL)
 
 
 def test_python_m_runs_the_default_embedded_server_and_writes_only_into_dest(
@@ -437,7 +444,7 @@ def test_download_from_a_given_server_starts_no_server(
     def no_server(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("an embedded server was started")
 
-    monkeypatch.setattr(_embedded, "ChildServer", no_server)
+    monkeypatch.setattr(_embedded, "embedded", no_server)
     assert main(["download", "BR", "-q", "-d", str(tmp_path), "-s", server_url]) == 0
     assert [p.name for p in gif_files(tmp_path)] == ["br.gif"]
 
@@ -445,12 +452,12 @@ def test_download_from_a_given_server_starts_no_server(
 def test_a_server_that_cannot_be_started_is_one_line_and_exit_1(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from flags_async.server import _embedded
+    from flags_async.server import _serve
 
-    def no_process(*args: Any, **kwargs: Any) -> None:
+    def no_socket(*args: Any, **kwargs: Any) -> None:
         raise OSError(errno.EMFILE, "Too many open files")
 
-    monkeypatch.setattr(_embedded.subprocess, "Popen", no_process)
+    monkeypatch.setattr(_serve, "listen", no_socket)
     assert main(["download", "BR", "-d", str(tmp_path)]) == 1
     assert capsys.readouterr().err == (
         "flags-async: error: cannot start the embedded flag server: Too many open files\n")

@@ -107,7 +107,7 @@ def test_ten_big_runs_in_one_process_leak_neither_descriptors_nor_memory(
 ) -> None:
     """The server runs in its own process, so only the client's descriptors are counted."""
     codes = select_codes(every=True)
-    with given_or_started(None) as server:
+    with given_or_started(None, in_child=True) as server:
         server_url = server()
         _ten_runs(server_url, codes, tmp_path)
 

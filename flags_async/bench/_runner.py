@@ -199,7 +199,7 @@ def bench_scenario(
     plan = [(name, 1 if name == "sequential" else m)
             for m in max_reqs for name in variants if name != "sequential" or m == max_reqs[0]]
     # The runs' folders go when the scenario ends, so no run pays for another's clean-up.
-    with (given_or_started(server_url, scenario.faults) as server,
+    with (given_or_started(server_url, scenario.faults, in_child=True) as server,
           tempfile.TemporaryDirectory(prefix="flags-bench-") as root):
         url = server()
         result = ScenarioResult(scenario.name, without_password(url), codes,

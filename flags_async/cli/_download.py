@@ -131,6 +131,7 @@ def download(
     """Download flags for country codes, and report what happened."""
     from .._api import Interrupted, warm_up
     from .._api import download as run_download
+    from .._signals import on_first_stop
     from ..client._limits import fit_fd_limit
     from ..server._embedded import given_or_started
 
@@ -149,8 +150,9 @@ def download(
     if transport is not None and mode is not Mode.ASYNC:
         raise typer.BadParameter("applies to async mode only (the other modes use httpx's own)",
                                  param_hint="'--transport'")
-    if verbose and quiet:
-        raise typer.BadParameter("give --verbose or --quiet, not both")
+    if quiet and (verbose or json_out):
+        other = "--verbose" if verbose else "--json"
+        raise typer.BadParameter(f"give {other} or --quiet, not both")
     if not dest:
         raise typer.BadParameter("give a folder, or leave --dest out for 'downloads'",
                                  param_hint="'-d' / '--dest'")
@@ -166,7 +168,7 @@ def download(
     try:
         direct = url is None  # the embedded server is always reached directly
         with given_or_started(url) as flag_server:
-            # An embedded server is starting in its process; meanwhile:
+            # An embedded server is starting in its thread; meanwhile:
             prepare_dest(Path(dest))  # before any request: a folder we cannot use costs nothing
             tls = trust_store(cacert)
             warm_up(mode, transport or TransportName.AIOHTTP)
@@ -204,7 +206,8 @@ def download(
         # Else the run was over: its report is whole.
 
     hint = nothing_found(report)
-    print_report(report, hint, json_out=json_out, quiet=quiet, args=invocation.args)
+    with on_first_stop(lambda: None):  # the report is printed whole, whatever comes now
+        print_report(report, hint, json_out=json_out, quiet=quiet, args=invocation.args)
     if report.interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
     if sys.stdout is None:  # `>&-`: the report went nowhere (the flags are saved)

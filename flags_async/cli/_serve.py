@@ -129,13 +129,14 @@ def serve(
     try:
         tls = None if certfile is None else tls_context(str(certfile),
                                                          None if keyfile is None else str(keyfile))
-    except (OSError, ssl.SSLError) as exc:
+    except ssl.SSLError as exc:  # OpenSSL's words: "PEM lib", at best
+        pair = f"the certificate {certfile}" + (f" with the key {keyfile}" if keyfile else "")
+        fail(f"cannot use {pair}: {exc} (--certfile takes a PEM certificate chain, with its "
+             "private key unless --keyfile gives it)")
+    except OSError as exc:
         missing = keyfile if keyfile is not None and not keyfile.exists() else certfile
         what = "the key" if missing is keyfile else "the certificate"
-        pem = isinstance(exc, ssl.SSLError)  # OpenSSL's words: "PEM lib", at best
-        fail(f"cannot use {what} {missing}: {exc.strerror or exc}" + (
-            " (--certfile takes a PEM certificate chain, with its private key unless "
-            "--keyfile gives it)" if pem else ""))
+        fail(f"cannot use {what} {missing}: {exc.strerror or exc}")
     port = chosen.port if port is None else port
     try:
         sock = listen(host, port)

@@ -223,11 +223,11 @@ class Throttle:
                     falling = self.rate < self._refused_rate
                     self._refused_rate = self.rate * ((1 + SLOW_DOWN) / 2 if falling else 1)
                     self.rate *= SLOW_DOWN
-                self._slowed_to, self._since_slowed = self.rate, 0.0
                 if self._seed_at is None and self.rate < math.inf:  # the new pace starts a
                     # turn late: time for the server to answer the next request (the refused
                     # one, perhaps) again
                     self.rate = self._told = min(self.ceiling, max(MIN_RATE, self.rate))
+                    self._slowed_to, self._since_slowed = self.rate, 0.0
                     self._grown, self._last = max(self._grown, now), now + 1 / self.rate
                     news.append(f"{failure.reason}: the run slows to {self.rate:.3g} requests/s")
         for message in news:

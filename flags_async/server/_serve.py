@@ -69,7 +69,7 @@ async def serve_until_stopped(
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(signum, _stopper(stop, stopped_by), signum)
-            if (parent := os.environ.get(PARENT_PID, "")).isdigit():
+            if (parent := os.environ.pop(PARENT_PID, "")).isdigit():  # not for its children
                 watch = asyncio.create_task(_stop_when_orphaned(int(parent), stop))
         on_ready(base_url(sock, tls is not None))
         await stop.wait()
