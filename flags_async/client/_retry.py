@@ -218,8 +218,8 @@ class Throttle:
                     self._refused_rate = self.rate
                     self.rate = min(self.rate / 2, self._accepted() * SLOW_DOWN)
                     self._finding = False
-                else:  # refused below the last refused rate: the limit is lower still (CUBIC's
-                    # "fast convergence"; a burst hides how far past it a rate is)
+                else:  # a refusal below the last refused rate says the limit is lower still
+                    # (CUBIC's "fast convergence"; a burst hides how far past it a rate is)
                     falling = self.rate < self._refused_rate
                     self._refused_rate = self.rate * ((1 + SLOW_DOWN) / 2 if falling else 1)
                     self.rate *= SLOW_DOWN
