@@ -20,6 +20,14 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
+def main_thread_only() -> None:
+    """Block Ctrl-C and SIGTERM in the calling thread, so that the kernel hands them to the main
+    thread, which runs Python's handlers. Taken by another thread, a signal wakes nothing: a
+    main thread blocked in a lock or a read (the run's wait for its downloads) would not see it
+    until that wait ends, if ever."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     """SIGTERM's handler inside `sigterm_as_ctrl_c`: do what Ctrl-C would do now."""
     on_ctrl_c = signal.getsignal(signal.SIGINT)

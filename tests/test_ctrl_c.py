@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -398,3 +399,53 @@ def test_a_sync_download_that_fails_after_a_stop_is_stopped_not_an_error(
         with pytest.raises(Stopped):
             download_one(client, "BR", options, stop, Policy(options))
     assert stop.saved == []
+
+
+def test_every_thread_the_package_starts_leaves_ctrl_c_to_the_main_thread(
+    server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A signal the kernel hands to another thread wakes nothing: a main thread blocked in its
+    wait for the downloads never ran the handler (threads mode hung after Ctrl-C, 2 runs in 150
+    under load). So the pool's workers, async mode's writer and the embedded server's thread
+    block SIGINT and SIGTERM, and the kernel must hand them to the main thread."""
+    from flags_async import Mode, Options, download
+    from flags_async._saving import save_result
+    from flags_async.client._sequential import download_one
+    from flags_async.server._embedded import ThreadServer
+
+    masks: dict[str, set[int]] = {}
+
+    def blocked() -> set[int]:
+        return set(signal.pthread_sigmask(signal.SIG_BLOCK, []))
+
+    def recording(name: str, real: Callable[..., object]) -> Callable[..., object]:
+        def wrapper(*args: object) -> object:
+            masks[name] = blocked()
+            return real(*args)
+        return wrapper
+
+    monkeypatch.setattr("flags_async.client._threads.download_one",
+                        recording("pool", download_one))
+    monkeypatch.setattr("flags_async.client._async.save_result", recording("writer", save_result))
+    options = Options(base_url=server_url, dest=tmp_path)
+    download(["AD"], options, Mode.THREADS)
+    download(["AE"], options, Mode.ASYNC)
+
+    async def flag(request: web.Request) -> web.Response:
+        masks["server"] = blocked()
+        return web.Response()
+
+    def app() -> web.Application:
+        application = web.Application()
+        application.router.add_get("/", flag)
+        return application
+
+    server = ThreadServer(app)
+    try:
+        urllib.request.urlopen(server.base_url().rsplit("/flags", 1)[0] + "/", timeout=10).close()
+    finally:
+        server.close()
+    assert masks.keys() == {"pool", "writer", "server"}
+    for name, mask in masks.items():
+        assert {signal.SIGINT, signal.SIGTERM} <= mask, name
+    assert signal.SIGINT not in blocked()  # in the main thread

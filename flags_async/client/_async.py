@@ -16,7 +16,7 @@ import httpx
 
 from .._models import OnResult, Options, Result
 from .._saving import kept_flag, save_result
-from .._signals import interruptible
+from .._signals import interruptible, main_thread_only
 from ._fetch import (
     FetchFailure,
     body_failures,
@@ -150,7 +150,7 @@ async def supervisor(cc_list: list[str], options: Options, on_result: OnResult,
                      policy: Policy) -> list[Result]:
     semaphore = asyncio.Semaphore(options.max_req)
     results: list[Result] = []
-    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flags-writer")
+    writer = ThreadPoolExecutor(1, "flags-writer", initializer=main_thread_only)
     to_do: list[asyncio.Task[Result]] = []
     try:
         # The task group closes before the client: on Ctrl-C it cancels and awaits every

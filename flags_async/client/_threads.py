@@ -8,7 +8,7 @@ from __future__ import annotations
 from concurrent import futures
 
 from .._models import OnResult, Options, Result
-from .._signals import on_first_stop
+from .._signals import main_thread_only, on_first_stop
 from ._http import sync_client
 from ._retry import Policy
 from ._sequential import download_one
@@ -20,7 +20,7 @@ def download_many(cc_list: list[str], options: Options, on_result: OnResult,
     results: list[Result] = []
     stop, policy = Stop(), policy or Policy(options)
     workers = max(1, min(options.max_req, len(cc_list)))
-    executor = futures.ThreadPoolExecutor(workers)
+    executor = futures.ThreadPoolExecutor(workers, initializer=main_thread_only)
     to_do: list[futures.Future[Result]] = []
     with on_first_stop(stop.on_ctrl_c), stop.watch(sync_client(options)) as client:
         try:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from .._models import ServerError
+from .._signals import main_thread_only
 from ._faults import NO_FAULTS, Faults
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ class ThreadServer:
             await serve_until_stopped(make(), sock, on_ready, stop=self._stop, tls=tls)
 
         def run() -> None:
+            main_thread_only()
             try:
                 asyncio.run(serve())
             except Exception as exc:  # said by `base_url`, in the caller's thread
