@@ -48,13 +48,13 @@ serve: $(STAMP)
 	$(BIN)/flags-async serve
 
 bench: $(STAMP)
-	$(BIN)/flags-async bench --plot bench.png
+	$(BIN)/flags-async bench --latency 20,0,1,2,5,10,50 --plot bench.png --timeline timeline.png
 
 # Draw the flags the package ships (flags_async/data/flags/) anew; Pillow comes with [dev].
 flags: $(STAMP)
 	$(BIN)/python scripts/draw_flags.py
 
 clean:
-	rm -rf $(VENV) .venv-3.* bench.png .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage htmlcov
+	rm -rf $(VENV) .venv-3.* bench.png timeline.png .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage htmlcov
 	find downloads -mindepth 1 ! -name .gitkeep -delete
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 from ._api import Interrupted, download, strategy
 from ._codes import CodeError, country_codes, select_codes
 from ._models import Mode, Options, Report, Result, ServerError, Status, TransportName
+from ._trace import Trace
 
 __all__ = [
     "CodeError",
@@ -21,6 +22,7 @@ __all__ = [
     "Result",
     "ServerError",
     "Status",
+    "Trace",
     "TransportName",
     "__version__",
     "country_codes",

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 from ._codes import checked_codes
 from ._models import Mode, OnResult, Options, Report, Result, TransportName, ignore_result
 from ._saving import prepare_dest
+from ._trace import Trace
 
 if TYPE_CHECKING:
     from .client._retry import Policy
@@ -87,6 +88,7 @@ def download(
     mode: Mode = Mode.ASYNC,
     on_result: OnResult | None = None,
     on_pace: Callable[[str], None] | None = None,
+    trace: Trace | None = None,
 ) -> Report:
     """Download `cc_list` into `options.dest` and report; the public entry point.
 
@@ -94,7 +96,8 @@ def download(
     anything else is a `CodeError` before any request. `on_result` runs on the calling
     thread, once per code as it ends; what it raises stops the run and comes out of this
     function. `on_pace` is told, in a sentence, when the run slows down, pauses or speeds
-    up because the server refused requests (from any thread). `elapsed_s` covers the
+    up because the server refused requests (from any thread). A `trace` records every
+    request and save, also of an interrupted run (see `Trace.write`). `elapsed_s` covers the
     download phase alone: imports, the TLS trust store and the folder come first. A `max_req`
     the process has too few file descriptors for raises the soft open-file limit, within the
     hard one, or else is lowered, with a `RuntimeWarning`. On KeyboardInterrupt, raises
@@ -121,7 +124,7 @@ def download(
     options = _within_fd_limit(options, mode, len(cc_list))
     done: dict[str, Result] = {}
     notify = on_result or ignore_result
-    policy = Policy(options, on_pace)
+    policy = Policy(options, on_pace, trace)
 
     def collect(result: Result) -> None:
         if result.cc not in done:  # a mode ending on Ctrl-C may hand a result over twice
@@ -142,6 +145,8 @@ def download(
         )
 
     t0 = time.perf_counter()
+    if trace is not None:
+        trace.start(mode)
     try:
         return report(download_many(cc_list, options, collect, policy))
     except KeyboardInterrupt:

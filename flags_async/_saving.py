@@ -9,8 +9,12 @@ import os
 import re
 import unicodedata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ._models import Options, Result, Status
+
+if TYPE_CHECKING:
+    from ._trace import Trace
 
 GIF_SIGNATURES = (b"GIF87a", b"GIF89a")
 #: Room for the `.gif` suffix and a temporary prefix within the usual 255-byte name limit.
@@ -133,12 +137,14 @@ def write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
-def save_result(cc: str, image: bytes, attempts: int, stem: str | None, options: Options) -> Result:
+def save_result(cc: str, image: bytes, attempts: int, stem: str | None, options: Options,
+                trace: Trace | None = None) -> Result:
     """Save a fetched flag and say how it went; `stem` is the country name with `--names`."""
     if options.names and (kept := kept_flag(cc, stem, options)):
         return kept  # with --names the file's name is known only now
     try:
-        path = save_flag(image, options.dest, stem or cc.lower())
+        with contextlib.nullcontext() if trace is None else trace.saving(cc):
+            path = save_flag(image, options.dest, stem or cc.lower())
     except OSError as exc:
         return Result(cc, Status.ERROR, attempts=attempts, error=f"cannot save: {exc.strerror}")
     named_by = ("metadata" if stem else "code") if options.names else None

@@ -68,11 +68,11 @@ def test_each_run_gets_a_fresh_folder_and_all_go_when_the_scenario_ends(
     folders: list[Path] = []
     real = bench.download
 
-    def recording(codes: list[str], options: Options, mode: Mode) -> Report:
+    def recording(codes: list[str], options: Options, mode: Mode, trace: None) -> Report:
         assert not options.dest.exists()  # fresh
         assert all((f / "br.gif").is_file() for f in folders)  # the earlier runs' files stay
         folders.append(options.dest)
-        return real(codes, options, mode)
+        return real(codes, options, mode, trace=trace)
 
     monkeypatch.setattr(bench, "download", recording)
     bench_scenario(SCENARIOS["fast"], ["sequential", "async"], ["BR"], max_reqs=[1], runs=2,
@@ -232,8 +232,10 @@ def test_bench_cli_prints_json_and_draws_a_png(
     server_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     chart = tmp_path / "bench.png"
+    timeline = tmp_path / "timeline.png"
     code = main(["bench", "--scenario", "fast", "-s", server_url, "--runs", "1", "BR", "ZZ",
-                 "--modes", "async,threads", "--json", "--plot", str(chart)])
+                 "--modes", "async,threads", "--json", "--plot", str(chart),
+                 "--timeline", str(timeline)])
     assert code == 0
     data = json.loads(capsys.readouterr().out)
     (scenario,) = data["scenarios"]
@@ -242,6 +244,24 @@ def test_bench_cli_prints_json_and_draws_a_png(
     assert {s["variant"] for s in scenario["summary"]} == {"async", "threads"}
     assert chart.read_bytes().startswith(b"\x89PNG\r\n")
     assert_image(chart)
+    assert_image(timeline)
+
+
+def test_the_timeline_has_a_panel_per_mode_with_its_lanes(server_url: str) -> None:
+    """One traced run of each mode, beside the timed ones: a panel each, on one time axis,
+    with sequential's one lane, threads' workers and async's slots and writer."""
+    from flags_async import Trace
+    from flags_async.bench._chart import timeline_chart
+
+    traced: dict[str, Trace] = {}
+    result = bench_scenario(SCENARIOS["fast"], ["sequential", "threads", "async"],
+                            ["AD", "AE", "AF", "ZZ"], max_reqs=[2], runs=1,
+                            server_url=server_url, traced=traced)
+    assert len(result.runs) == 3 and list(traced) == ["sequential", "threads", "async"]
+    fig = timeline_chart(traced, "fast")
+    labels = [ax.get_ylabel() for ax in fig.axes]
+    assert labels == ["sequential\n1 lane", "threads\n2 lanes", "async\n3 lanes"]
+    assert len({ax.get_xlim() for ax in fig.axes}) == 1  # one time axis
 
 
 def test_the_default_bench_starts_its_own_server_per_scenario(

@@ -1,6 +1,7 @@
-"""The bench chart: what a sweep teaches, drawn as lines; a single scenario, as bars.
+"""The bench charts: what a sweep teaches, drawn as lines; a single scenario, as bars; and
+the timeline, one traced run of each mode as a waterfall.
 
-matplotlib is imported here only, and this module only when `--plot` is given.
+matplotlib is imported here only, and this module only when `--plot` or `--timeline` is given.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .._saving import write_atomically
+from .._trace import Trace
 from ._runner import ScenarioResult, rate
 
 if TYPE_CHECKING:
@@ -17,6 +19,9 @@ if TYPE_CHECKING:
 
 COLOURS = {"sequential": "#757575", "threads": "#f0a030", "async": "#2e7d32",
            "async-httpx": "#6a9fd8"}
+#: The timeline's colour for each kind of span (`_trace.Trace.events`' `cat`).
+OUTCOME_COLOURS = {"ok": "#2e7d32", "404": "#b0b0b0", "retry": "#f0a030", "error": "#c62828",
+                   "wait": "#ffe0a0", "save": "#1565c0"}
 
 
 def check_chart_path(path: Path) -> None:
@@ -43,13 +48,51 @@ def plot(results: list[ScenarioResult], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display needed
-    import matplotlib.pyplot as plt
-
     by_max_req = any(len(_max_reqs(r)) > 1 for r in results)
     if by_max_req or (len(results) > 1 and all(r.latency_ms is not None for r in results)):
-        fig = sweep_chart(results, by_max_req)
+        _write(sweep_chart(results, by_max_req), path)
     else:
-        fig = bar_chart(results)
+        _write(bar_chart(results), path)
+
+
+def timeline(traces: dict[str, Trace], title: str, path: Path) -> None:
+    """Draw `timeline_chart` and write it to `path` whole."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display needed
+    _write(timeline_chart(traces, title), path)
+
+
+def timeline_chart(traces: dict[str, Trace], title: str) -> Figure:
+    """One waterfall per mode, stacked on one time axis: each request, wait and save a bar on
+    its lane (a thread, or an async slot), coloured by its outcome."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    fig, axes = plt.subplots(len(traces), 1, sharex=True, squeeze=False, dpi=110,
+                             figsize=(11, 1.2 + 1.9 * len(traces)))
+    for ax, (variant, trace) in zip(axes[:, 0], traces.items(), strict=True):
+        spans = [e for e in trace.events() if e["ph"] == "X"]
+        row = {tid: n for n, tid in enumerate(sorted({e["tid"] for e in spans}))}
+        for outcome, colour in OUTCOME_COLOURS.items():
+            mine = [e for e in spans if e["cat"] == outcome]
+            ax.barh([row[e["tid"]] for e in mine], [e["dur"] / 1e6 for e in mine],
+                    left=[e["ts"] / 1e6 for e in mine], height=0.8, color=colour, linewidth=0)
+        ax.set_ylim(len(row) - 0.5, -0.5)
+        ax.set_yticks([])
+        ax.set_ylabel(f"{variant}\n{len(row)} lane{'s' if len(row) > 1 else ''}", fontsize=8)
+    axes[-1, 0].set_xlabel("seconds since the download began")
+    fig.legend(handles=[Patch(color=c, label=o) for o, c in OUTCOME_COLOURS.items()],
+               loc="upper right", ncols=len(OUTCOME_COLOURS), fontsize=8)
+    fig.suptitle(f"flags-async bench --timeline: {title}", fontsize=10, x=0.01, ha="left")
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    return fig
+
+
+def _write(fig: Figure, path: Path) -> None:
+    """`fig`, in the format the suffix of `path` names, written whole, then closed."""
+    import matplotlib.pyplot as plt
+
     image = io.BytesIO()
     fig.savefig(image, format=path.suffix.lower().lstrip("."))
     plt.close(fig)

@@ -24,6 +24,7 @@ from typing import Any
 
 from .._api import download
 from .._models import Mode, Options, TransportName
+from .._trace import Trace
 from .._urls import without_password
 from ..server._embedded import given_or_started
 from ..server._faults import PRESETS, Faults
@@ -190,8 +191,10 @@ def bench_scenario(
     timeout: float = 10.0,
     retries: int = 2,
     on_run: Callable[[Run], None] | None = None,
+    traced: dict[str, Trace] | None = None,
 ) -> ScenarioResult:
-    """Run `variants` over `codes` at each of `max_reqs` against the scenario's server.
+    """Run `variants` over `codes` at each of `max_reqs` against the scenario's server; with
+    `traced`, then one more run of each at the first `max_reqs`, traced, into `traced`.
 
     Sequential mode, which has one request in flight whatever `max_req` says, runs once per
     round. A mode that would take long over every code runs over an even `sample` of them.
@@ -202,21 +205,27 @@ def bench_scenario(
     with (given_or_started(server_url, scenario.faults, in_child=True) as server,
           tempfile.TemporaryDirectory(prefix="flags-bench-") as root):
         url = server()
+
+        def run_one(name: str, max_req: int, number: int, trace: Trace | None = None) -> Run:
+            variant = VARIANTS[name]
+            cc_list = sample(codes, scenario.mean_wait_s, max_req)
+            options = Options(base_url=url, dest=Path(root, f"{name}-{max_req}-{number}"),
+                              max_req=max_req, timeout=timeout, retries=retries,
+                              transport=variant.transport, direct=server_url is None)
+            report = download(cc_list, options, variant.mode, trace=trace)
+            return Run(scenario.name, name, max_req, number, report.elapsed_s, len(cc_list),
+                       report.ok, report.not_found, report.errors)
+
         result = ScenarioResult(scenario.name, without_password(url), codes,
                                 scenario.latency_ms, bundled=server_url is None)
         for number in range(1, runs + 1):
             for name, max_req in plan:
-                variant = VARIANTS[name]
-                cc_list = sample(codes, scenario.mean_wait_s, max_req)
-                options = Options(base_url=url, dest=Path(root, f"{name}-{max_req}-{number}"),
-                                  max_req=max_req, timeout=timeout, retries=retries,
-                                  transport=variant.transport, direct=server_url is None)
-                report = download(cc_list, options, variant.mode)
-                run = Run(scenario.name, name, max_req, number, report.elapsed_s, len(cc_list),
-                          report.ok, report.not_found, report.errors)
-                result.runs.append(run)
+                result.runs.append(run := run_one(name, max_req, number))
                 if on_run is not None:
                     on_run(run)
+        for name, max_req in plan[:len(variants)]:
+            if traced is not None:  # a run of its own: no timed run is traced
+                run_one(name, max_req, 0, traced.setdefault(name, Trace()))
     result.summary = with_speedups([summarize(result.runs, name, m) for name, m in plan])
     return result
 

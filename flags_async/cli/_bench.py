@@ -5,17 +5,21 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from .._codes import CodeError, select_codes
 from .._models import DEFAULT_RETRIES, DEFAULT_TIMEOUT, ServerError
+from .._trace import Trace
 from ..client._limits import fit_fd_limit
 from ..client._probes import check_reachable
 from ..client._server_url import proxy_for, resolve_server
 from ._app import EXIT_INTERRUPTED, app, fail, say_interrupted, seconds, trust_store
 from ._report import process_seconds
+
+if TYPE_CHECKING:
+    from ..bench._runner import ScenarioResult
 
 
 class ScenarioName(StrEnum):
@@ -94,6 +98,11 @@ def bench(
         "--plot", metavar="FILE.png", show_default=False,
         help="Also draw a chart: rates against latency or max-req for a sweep, else bars "
              "(needs flags-async[bench]).")] = None,
+    timeline_path: Annotated[Path | None, typer.Option(
+        "--timeline", metavar="FILE.png", show_default=False,
+        help="Also trace one more run of each mode in the first scenario (the first "
+             "latency), and draw each as a waterfall of its requests (needs "
+             "flags-async[bench]).")] = None,
 ) -> None:
     """Measure sequential, threaded and async downloading side by side."""
     from ..bench._runner import (
@@ -145,8 +154,9 @@ def bench(
     else:
         scenarios = list(SCENARIOS.values()) if scenario is ScenarioName.ALL else [
             SCENARIOS[scenario.value]]
-    if plot_path is not None:
-        check_chart(plot_path)
+    for chart in (plot_path, timeline_path):
+        if chart is not None:
+            check_chart(chart)
     trust_store()  # a bad SSL_CERT_FILE stops the bench here, in one line
     if url is not None:
         try:
@@ -165,7 +175,8 @@ def bench(
     if limit_note and fits < wanted:
         typer.echo(limit_note, err=True)
         max_reqs = max_reqs and sorted({min(m, fits) for m in max_reqs})
-    results = []
+    results: list[ScenarioResult] = []
+    traced: dict[str, Trace] | None = None if timeline_path is None else {}
     try:
         for spec in scenarios:
             cc_list = selected or select_codes(every=spec.codes == "every",
@@ -173,12 +184,12 @@ def bench(
             result = bench_scenario(
                 spec, chosen, cc_list, max_reqs=max_reqs or [min(spec.max_req, fits)],
                 runs=runs or spec.runs, server_url=url, timeout=timeout, retries=retries,
-                on_run=report_run)
+                on_run=report_run, traced=None if results else traced)
             results.append(result)
             if not json_out:
                 typer.echo(format_table(result) + "\n")
         if len(results) > 1 and not json_out:
-            typer.echo(format_sweep(results))
+            typer.echo(format_sweep(by_latency(results)))
     except ServerError as exc:
         fail(str(exc))
     except KeyboardInterrupt:  # between runs, or in one (`Interrupted`)
@@ -187,14 +198,33 @@ def bench(
     if json_out:
         typer.echo(json.dumps({"scenarios": [r.as_dict() for r in results],
                                "process_s": round(process_seconds(), 3)}))
-    if plot_path is not None:
-        from ..bench._chart import plot
+    for chart in (plot_path, timeline_path):
+        if chart is not None:
+            draw(chart, by_latency(results) if chart is plot_path else traced or {}, results[0])
 
-        try:
-            plot(results, plot_path)
-        except OSError as exc:  # the results are printed above: only the chart is lost
-            fail(f"cannot write the chart {str(plot_path)!r}: {exc.strerror or exc}")
-        typer.echo(f"Chart written to {plot_path}", err=True)
+
+def by_latency(results: list[ScenarioResult]) -> list[ScenarioResult]:
+    """A latency sweep's results in the order of its latencies, which `--latency` may not
+    give (`make bench` traces its timeline at 20 ms, the first); other results as they ran."""
+    if any(r.latency_ms is None for r in results):
+        return results
+    return sorted(results, key=lambda r: r.latency_ms or 0.0)
+
+
+def draw(path: Path, what: list[ScenarioResult] | dict[str, Trace], first: ScenarioResult
+         ) -> None:
+    """Draw the chart of the runs (`--plot`) or the timeline of the traces (`--timeline`)."""
+    from ..bench._chart import plot, timeline
+
+    try:
+        if isinstance(what, dict):
+            max_req = next((s.max_req for s in first.summary if s.variant != "sequential"), 1)
+            timeline(what, f"{first.scenario}, -m {max_req}, one run of each mode", path)
+        else:
+            plot(what, path)
+    except OSError as exc:  # the results are printed above: only the chart is lost
+        fail(f"cannot write the chart {str(path)!r}: {exc.strerror or exc}")
+    typer.echo(f"Chart written to {path}", err=True)
 
 
 def check_chart(path: Path) -> None:

@@ -123,6 +123,10 @@ def download(
     json_out: Annotated[bool, typer.Option(
         "--json", help="Print one JSON object with every result, and nothing else, on stdout.",
     )] = False,
+    trace_path: Annotated[Path | None, typer.Option(
+        "--trace", metavar="FILE.json", show_default=False,
+        help="Write every request and save as a Chrome trace (ui.perfetto.dev opens it).",
+    )] = None,
     verbose: Annotated[bool, typer.Option(
         "-v", "--verbose", help="One line per code instead of the progress bar.")] = False,
     quiet: Annotated[bool, typer.Option(
@@ -132,6 +136,7 @@ def download(
     from .._api import Interrupted, warm_up
     from .._api import download as run_download
     from .._signals import on_first_stop
+    from .._trace import Trace
     from ..client._limits import fit_fd_limit
     from ..server._embedded import given_or_started
 
@@ -156,6 +161,10 @@ def download(
     if not dest:
         raise typer.BadParameter("give a folder, or leave --dest out for 'downloads'",
                                  param_hint="'-d' / '--dest'")
+    if trace_path is not None and (trace_path.is_dir() or not trace_path.parent.is_dir()):
+        fail(f"cannot write the trace {trace_path}: "
+             f"{'a folder' if trace_path.is_dir() else 'no such folder'}")
+    trace = None if trace_path is None else Trace()
     wanted = 1 if mode is Mode.SEQUENTIAL else min(max_req, len(cc_list))
     fits, limit_note = fit_fd_limit(wanted)
     if limit_note and (verbose or fits < wanted):  # a lower concurrency is always said
@@ -189,7 +198,7 @@ def download(
             lines_out = sys.stderr if json_out else sys.stdout
             with progress(len(cc_list), verbose=verbose, out=lines_out) as on_result:
                 on_pace = line_printer(lines_out) if verbose else None
-                report = run_download(cc_list, options, mode, on_result, on_pace)
+                report = run_download(cc_list, options, mode, on_result, on_pace, trace)
     except ServerError as exc:
         fail(str(exc))
     except BrokenPipeError:  # our output's reader has gone (`| head`): typer exits 1, silently
@@ -208,6 +217,11 @@ def download(
     hint = nothing_found(report)
     with on_first_stop(lambda: None):  # the report is printed whole, whatever comes now
         print_report(report, hint, json_out=json_out, quiet=quiet, args=invocation.args)
+        if trace is not None and trace_path is not None:
+            try:
+                trace.write(trace_path)
+            except OSError as exc:
+                fail(f"cannot write the trace {trace_path}: {exc.strerror or exc}")
     if report.interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
     if sys.stdout is None:  # `>&-`: the report went nowhere (the flags are saved)

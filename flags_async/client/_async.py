@@ -17,6 +17,7 @@ import httpx
 from .._models import OnResult, Options, Result
 from .._saving import kept_flag, save_result
 from .._signals import interruptible, main_thread_only
+from .._trace import Trace
 from ._fetch import (
     FetchFailure,
     body_failures,
@@ -66,14 +67,14 @@ async def get_with_retries(
         try:
             body = await get(client, url, options)
         except FetchFailure as exc:
-            policy.record(exc, sent)
+            policy.record(exc, sent, url, attempt)
             exc.attempts = attempt
             wait = policy.retry_wait(exc, attempt, options)
             if wait is None:
                 raise
             await asyncio.sleep(wait)
         else:
-            policy.record(None, sent)
+            policy.record(None, sent, url, attempt, len(body))
             return body, attempt
         attempt += 1
 
@@ -107,7 +108,7 @@ async def get_country_stem(client: httpx.AsyncClient, cc: str, options: Options,
 
 
 async def save(writer: Executor, cc: str, image: bytes, attempts: int, stem: str | None,
-               options: Options) -> Result:
+               options: Options, trace: Trace | None) -> Result:
     """`save_result` in the writer thread.
 
     A save is seen through once handed over: if the download is cancelled meanwhile (Ctrl-C),
@@ -115,7 +116,7 @@ async def save(writer: Executor, cc: str, image: bytes, attempts: int, stem: str
     file it wrote. Later Ctrl-Cs change nothing: the save is short, and waited for.
     """
     loop = asyncio.get_running_loop()
-    saving = loop.run_in_executor(writer, save_result, cc, image, attempts, stem, options)
+    saving = loop.run_in_executor(writer, save_result, cc, image, attempts, stem, options, trace)
     try:
         return await asyncio.shield(saving)
     except asyncio.CancelledError:
@@ -143,7 +144,7 @@ async def download_one(client: httpx.AsyncClient, cc: str, options: Options,
                         if options.names else None)
     except FetchFailure as exc:
         return failure_result(cc, exc)
-    return await save(writer, cc, image, attempts, stem, options)
+    return await save(writer, cc, image, attempts, stem, options, policy.trace)
 
 
 async def supervisor(cc_list: list[str], options: Options, on_result: OnResult,

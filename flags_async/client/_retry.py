@@ -13,9 +13,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from .._models import Options, Result, Status
 from ._fetch import FetchFailure
+
+if TYPE_CHECKING:
+    from .._trace import Trace
 
 #: A `Retry-After` longer than this is cut short: a downloader must not sleep for an hour.
 MAX_RETRY_AFTER = 30.0
@@ -267,17 +271,25 @@ class Throttle:
 
 class Policy:
     """One run's retry state, shared by every download: the `Breaker` and the `Throttle`, fed
-    by every attempt."""
+    by every attempt, and the run's `Trace`, if it is traced."""
 
-    def __init__(self, options: Options, on_change: Callable[[str], None] | None = None) -> None:
+    def __init__(self, options: Options, on_change: Callable[[str], None] | None = None,
+                 trace: Trace | None = None) -> None:
         self.breaker = Breaker(options.give_up_after)
+        self.trace = trace
+        if trace is not None:
+            on_change = _both(trace.note, on_change)
         self.throttle = Throttle(options.rate, on_change)
 
-    def record(self, failure: FetchFailure | None, sent: float) -> None:
-        """After an attempt that began at `sent` (`time.monotonic()`): `failure` is None when
-        the server answered with a body."""
+    def record(self, failure: FetchFailure | None, sent: float, url: str = "", attempt: int = 1,
+               size: int = 0) -> None:
+        """After attempt number `attempt` at `url`, which began at `sent` (`time.monotonic()`):
+        `failure` is None when the server answered with a body of `size` bytes."""
         self.breaker.record(failure)
         self.throttle.record(failure, sent)
+        if self.trace is not None:
+            status = "ok" if failure is None else failure.reason
+            self.trace.request(url, sent, status, attempt, size)
 
     def retry_wait(self, failure: FetchFailure, attempt: int, options: Options) -> float | None:
         """`retry_wait`, but a refusal in a run the throttle paces (which it has slowed or
@@ -286,3 +298,13 @@ class Policy:
         wait = retry_wait(failure, attempt, options)
         paced = failure.refused and self.throttle.paces()
         return 0.0 if wait is not None and paced else wait
+
+
+def _both(first: Callable[[str], None], then: Callable[[str], None] | None
+          ) -> Callable[[str], None]:
+    def tell(message: str) -> None:
+        first(message)
+        if then is not None:
+            then(message)
+
+    return tell

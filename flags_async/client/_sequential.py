@@ -56,14 +56,14 @@ def get_with_retries(
         try:
             body = get(client, url, options)
         except FetchFailure as exc:
-            policy.record(exc, sent)
+            policy.record(exc, sent, url, attempt)
             exc.attempts = attempt
             wait = policy.retry_wait(exc, attempt, options)
             if wait is None:
                 raise
             stop.sleep(wait)
         else:
-            policy.record(None, sent)
+            policy.record(None, sent, url, attempt, len(body))
             return body, attempt
         attempt += 1
 
@@ -116,7 +116,7 @@ def download_one(client: httpx.Client, cc: str, options: Options, stop: Stop,
     except FetchFailure as exc:
         stop.check()  # after a stop, the failure may be its own doing (a socket shut down)
         return failure_result(cc, exc)
-    return stop.save(lambda: save_result(cc, image, attempts, stem, options))
+    return stop.save(lambda: save_result(cc, image, attempts, stem, options, policy.trace))
 
 
 def download_many(cc_list: list[str], options: Options, on_result: OnResult,

@@ -1,0 +1,159 @@
+"""`download --trace`: a Chrome trace of every request and save, honest in every mode."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from flags_async import Mode, Options, Trace, download, select_codes
+from flags_async.server._app import make_app
+from flags_async.server._catalogue import Catalogue
+from flags_async.server._faults import Faults
+from tests.conftest import cli_process, serving, wait_for_saved_flags
+from tests.test_ctrl_c import NEVER_ANSWERED, QUICK, stalling_app
+
+MODES = [
+    pytest.param(Mode.SEQUENTIAL, "httpx", id="sequential"),
+    pytest.param(Mode.THREADS, "httpx", id="threads"),
+    pytest.param(Mode.ASYNC, "aiohttp", id="async-aiohttp"),
+    pytest.param(Mode.ASYNC, "httpx", id="async-httpx"),
+]
+#: The keys the trace-event format requires of each kind of event ("ph").
+REQUIRED = {"X": {"name", "ph", "ts", "dur", "pid", "tid"}, "i": {"name", "ph", "ts", "pid", "tid"},
+            "M": {"name", "ph", "pid", "tid", "args"}}
+REQUESTS = {"ok", "404", "retry", "error"}
+
+
+@contextmanager
+def counted_server(catalogue: Catalogue, faults: Faults, seen: list[str]) -> Iterator[str]:
+    """The bundled server with `faults`, noting the path of every request it receives."""
+
+    @web.middleware
+    async def count(request: web.Request,
+                    handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                    ) -> web.StreamResponse:
+        seen.append(request.path)
+        return await handler(request)
+
+    def make() -> web.Application:
+        app = make_app(faults, catalogue, random.Random(3))
+        app.middlewares.append(count)
+        return app
+
+    with serving(make) as url:
+        yield url
+
+
+def valid_events(text: str) -> list[dict[str, Any]]:
+    """The events of a trace file, checked against the format: each has its kind's keys."""
+    events: list[dict[str, Any]] = json.loads(text)["traceEvents"]
+    for event in events:
+        assert REQUIRED[event["ph"]] <= event.keys(), event
+        if event["ph"] == "X":
+            assert event["ts"] >= 0 and event["dur"] >= 0, event
+        if event["ph"] == "M":
+            assert event["name"] in {"process_name", "thread_name"} and event["args"]["name"]
+    return events
+
+
+def lanes(events: list[dict[str, Any]]) -> dict[int, str]:
+    return {e["tid"]: e["args"]["name"] for e in events if e["name"] == "thread_name"}
+
+
+def overlapping(spans: list[dict[str, Any]]) -> int:
+    """The most spans under way at one moment."""
+    edges = sorted([(e["ts"], 1) for e in spans] + [(e["ts"] + e["dur"], -1) for e in spans])
+    most = now = 0
+    for _, step in edges:
+        now += step
+        most = max(most, now)
+    return most
+
+
+@pytest.mark.parametrize(("mode", "transport"), MODES)
+def test_the_trace_holds_every_request_the_server_saw_on_lanes_that_fit_the_mode(
+    catalogue: Catalogue, tmp_path: Path, mode: Mode, transport: str,
+) -> None:
+    """Flags, metadata (`--names`), 404s and bodies cut short, retried: each attempt is one
+    event, the same requests the server counted, on lanes that are the mode's threads or
+    slots, none of which does two things at once; waits before retries and saves are there
+    too. (Not resets: aiohttp resends a request once, unseen, on a kept-alive connection
+    that turns out closed.)"""
+    seen: list[str] = []
+    codes = select_codes(["A", "B"])  # 52 codes, 28 of them countries
+    with counted_server(catalogue, Faults(truncate_rate=0.15), seen) as url:
+        options = Options(base_url=url, dest=tmp_path, max_req=4, names=True, backoff=0.01,
+                          transport=transport)  # type: ignore[arg-type]
+        trace = Trace()
+        report = download(codes, options, mode, trace=trace)
+        trace.write(tmp_path / "trace.json")
+    events = valid_events((tmp_path / "trace.json").read_text())
+    requests = [e for e in events if e.get("cat") in REQUESTS]
+    assert Counter(e["args"]["url"].split("/", 3)[3] for e in requests) == Counter(
+        path.lstrip("/") for path in seen)
+    assert sum(e["cat"] == "404" for e in requests) == report.not_found == 24
+    retried = [e for e in requests if e["cat"] == "retry"]
+    assert retried and len([e for e in events if e.get("cat") == "wait"]) == len(retried)
+    saves = [e for e in events if e.get("cat") == "save"]
+    assert sorted(e["name"] for e in saves) == sorted(
+        r.cc for r in report.results if r.status.value == "ok")
+    named = lanes(events)
+    request_lanes = {e["tid"] for e in requests}
+    if mode is Mode.SEQUENTIAL:
+        assert [named[tid] for tid in request_lanes] == ["main thread"]
+    elif mode is Mode.THREADS:
+        assert 1 < len(request_lanes) <= 4
+        assert all(named[tid].startswith("thread ") for tid in request_lanes)
+    else:
+        assert 1 < len(request_lanes) <= 4
+        assert all(named[tid].startswith("slot ") for tid in request_lanes)
+        assert {named[e["tid"]] for e in saves} == {"writer thread"}
+    for tid in request_lanes:  # a thread, or a slot, does one thing at a time
+        busy = [e for e in events if e["ph"] == "X" and e["tid"] == tid and e["cat"] != "save"]
+        assert overlapping(busy) == 1, named[tid]
+
+
+def test_async_keeps_max_req_requests_in_flight_and_sequential_one(
+    catalogue: Catalogue, tmp_path: Path,
+) -> None:
+    """Against a server that answers each request 0.2 s late, async at -m 100 has about 100
+    requests under way at once; sequential's never overlap."""
+    seen: list[str] = []
+    with counted_server(catalogue, Faults(delay=(0.2, 0.2)), seen) as url:
+        flows = {}
+        for mode, codes in ((Mode.ASYNC, select_codes(all_cc=True)),
+                            (Mode.SEQUENTIAL, ["AD", "AE", "AF", "AG", "AI"])):
+            trace = Trace()
+            download(codes, Options(base_url=url, dest=tmp_path / mode.value), mode, trace=trace)
+            flows[mode] = overlapping([e for e in trace.events() if e.get("cat") == "ok"])
+    assert flows[Mode.SEQUENTIAL] == 1
+    assert 90 <= flows[Mode.ASYNC] <= 100
+
+
+@pytest.mark.usefixtures("ctrl_c_enabled")
+def test_an_interrupted_run_still_writes_a_valid_trace_of_what_it_did(
+    catalogue: Catalogue, tmp_path: Path,
+) -> None:
+    """Ctrl-C after three flags are saved, while other requests wait for answers that never
+    come: the command exits 130 and writes a trace holding those three requests and saves."""
+    trace_file = tmp_path / "run.json"
+    with serving(lambda: stalling_app(catalogue)) as url:
+        child = cli_process("download", *QUICK, *NEVER_ANSWERED, "-v", "-s", url,
+                            "-d", str(tmp_path / "flags"), "--trace", str(trace_file))
+        assert sorted(wait_for_saved_flags(child)) == QUICK
+        os.kill(child.pid, signal.SIGINT)
+        _, err = child.communicate(timeout=20)
+    assert child.returncode == 130, err
+    events = valid_events(trace_file.read_text())
+    assert sorted(e["name"] for e in events if e.get("cat") == "ok") == QUICK
+    assert sorted(e["name"] for e in events if e.get("cat") == "save") == QUICK
