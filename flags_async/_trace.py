@@ -21,9 +21,6 @@ from typing import Any
 
 from ._models import Mode
 
-#: What each outcome is called in a request event's `cat` (the timeline's colours).
-OUTCOMES = ("ok", "404", "retry", "error", "wait", "save")
-
 
 class Trace:
     """Collects a run's events: `download(..., trace=Trace())`, then `write(path)`."""
