@@ -194,7 +194,8 @@ def bench_scenario(
     traced: dict[str, Trace] | None = None,
 ) -> ScenarioResult:
     """Run `variants` over `codes` at each of `max_reqs` against the scenario's server; with
-    `traced`, then one more run of each at the first `max_reqs`, traced, into `traced`.
+    `traced`, then one more run of each at the first `max_reqs`, traced, into `traced` (told to
+    `on_run` as run 0, and left out of the summary).
 
     Sequential mode, which has one request in flight whatever `max_req` says, runs once per
     round. A mode that would take long over every code runs over an even `sample` of them.
@@ -224,8 +225,10 @@ def bench_scenario(
                 if on_run is not None:
                     on_run(run)
         for name, max_req in plan[:len(variants)]:
-            if traced is not None:  # a run of its own: no timed run is traced
-                run_one(name, max_req, 0, traced.setdefault(name, Trace()))
+            if traced is not None:  # a run of its own (number 0): no timed run is traced
+                run = run_one(name, max_req, 0, traced.setdefault(name, Trace()))
+                if on_run is not None:
+                    on_run(run)
     result.summary = with_speedups([summarize(result.runs, name, m) for name, m in plan])
     return result
 

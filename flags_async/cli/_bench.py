@@ -165,7 +165,8 @@ def bench(
             fail(str(exc))
 
     def report_run(run: Run) -> None:
-        typer.echo(f"{run.scenario:>14} {run.variant:<12} -m {run.max_req:<5} run {run.run}: "
+        number = f"run {run.run}" if run.run else "traced"  # for --timeline, not timed
+        typer.echo(f"{run.scenario:>14} {run.variant:<12} -m {run.max_req:<5} {number}: "
                    f"{run.elapsed_s:7.3f}s ({run.requested} codes: {run.ok} ok, "
                    f"{run.not_found} not found, {run.errors} errors)", err=True)
 
