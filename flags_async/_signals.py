@@ -19,6 +19,9 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
+#: How often an event loop waiting for I/O wakes to run a signal's Python handler.
+HEARTBEAT_S = 0.1
+
 
 def main_thread_only() -> None:
     """Block Ctrl-C and SIGTERM in the calling thread, so that the kernel hands them to the main
@@ -106,6 +109,10 @@ async def interruptible(work: Awaitable[T]) -> T:
     task, loop = asyncio.current_task(), asyncio.get_running_loop()
     finished = False
 
+    def heartbeat() -> None:  # a signal that arrives just as the loop starts to wait (or
+        if not finished:  # that another thread takes) is handled in C and wakes nothing:
+            loop.call_later(HEARTBEAT_S, heartbeat)  # the loop wakes to run Python's handler
+
     def cancel_unless_finished() -> None:
         if not finished and task is not None:
             task.cancel()
@@ -113,6 +120,7 @@ async def interruptible(work: Awaitable[T]) -> T:
     def on_stop() -> None:  # in the signal handler: schedule, do nothing more
         loop.call_soon_threadsafe(cancel_unless_finished)
 
+    heartbeat()
     with on_first_stop(on_stop) as received:
         try:
             result = await work

@@ -449,3 +449,40 @@ def test_every_thread_the_package_starts_leaves_ctrl_c_to_the_main_thread(
     for name, mask in masks.items():
         assert {signal.SIGINT, signal.SIGTERM} <= mask, name
     assert signal.SIGINT not in blocked()  # in the main thread
+
+
+#: The command line, with a thread of its own that takes a Ctrl-C when told to (a line on
+#: stdin): Python's handler runs only in the main thread, once it wakes.
+CTRL_C_ELSEWHERE = """
+import signal, sys, threading
+from flags_async.cli import main
+
+def ctrl_c_here():
+    sys.stdin.readline()
+    signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+
+threading.Thread(target=ctrl_c_here, daemon=True).start()
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("mode", MODES[1:])  # sequential waits in the read itself: see below
+@pytest.mark.usefixtures("ctrl_c_enabled")
+def test_a_ctrl_c_handled_while_the_main_thread_waits_still_ends_the_run(
+    catalogue: Catalogue, mode: list[str], tmp_path: Path,
+) -> None:
+    """A signal that arrives just as the main thread begins to wait, or that the kernel hands
+    to another thread, is handled in C and wakes nothing: threaded mode hung (CI, 1 run in
+    75 under load) until its main thread woke every `Stop.POLL_S`, and async mode's loop
+    wakes every `HEARTBEAT_S`. Sequential mode's main thread waits in the read itself, bounded
+    by --timeout; it has no thread of its own that could take the signal."""
+    with serving(lambda: stalling_app(catalogue)) as url:
+        child = subprocess.Popen(
+            [sys.executable, "-c", CTRL_C_ELSEWHERE, "download", *QUICK, *NEVER_ANSWERED, "-v",
+             "-m", "10", "--timeout", "600", "-s", url, "-d", str(tmp_path), *mode],
+            text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert sorted(wait_for_saved_flags(child)) == QUICK
+        out, err = child.communicate("now\n", timeout=20)
+    assert child.returncode == 130, err
+    assert "3 flags downloaded." in out
+    assert [p.name for p in gif_files(tmp_path)] == ["ad.gif", "ae.gif", "af.gif"]

@@ -179,7 +179,7 @@ def test_an_interrupt_in_threaded_mode_reports_the_answers_already_in(
         raise KeyboardInterrupt
         yield  # a generator, as `as_completed` is
 
-    monkeypatch.setattr(futures, "as_completed", ctrl_c_once_all_have_ended)
+    monkeypatch.setattr("flags_async.client._threads.as_completed", ctrl_c_once_all_have_ended)
     codes = ["AD", "BR", "QQ", "ZZ"]
     options = Options(base_url=server_url, dest=tmp_path, max_req=4)
     with pytest.raises(Interrupted) as info:

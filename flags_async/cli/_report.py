@@ -150,6 +150,7 @@ def progress(total: int, *, verbose: bool, out: TextIO | None) -> Iterator[OnRes
         return
     from tqdm import tqdm  # only when there is a terminal to draw on
 
+    tqdm.monitor_interval = 0  # no monitor thread: a Ctrl-C it took would wake nothing
     with tqdm(total=total, unit="flag", file=sys.stderr, leave=False) as bar:
 
         def advance(result: Result) -> None:

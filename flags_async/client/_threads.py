@@ -5,6 +5,9 @@ exits: one in a TCP connect that no stop can wake holds the exit, not the report
 
 from __future__ import annotations
 
+import contextlib
+import queue
+from collections.abc import Iterator
 from concurrent import futures
 
 from .._models import OnResult, Options, Result
@@ -26,7 +29,7 @@ def download_many(cc_list: list[str], options: Options, on_result: OnResult,
         try:
             to_do = [executor.submit(download_one, client, cc, options, stop, policy)
                      for cc in cc_list]
-            for future in futures.as_completed(to_do):
+            for future in as_completed(to_do):
                 result = future.result()
                 on_result(result)
                 results.append(result)
@@ -39,6 +42,21 @@ def download_many(cc_list: list[str], options: Options, on_result: OnResult,
             raise
     executor.shutdown()
     return results
+
+
+def as_completed(to_do: list[futures.Future[Result]]) -> Iterator[futures.Future[Result]]:
+    """`futures.as_completed`, but the main thread wakes every `Stop.POLL_S` while it waits: a
+    Ctrl-C that arrives just before a wait begins (or that another thread takes) is handled
+    in C there and wakes nothing, so Python's handler would run only once a download ends."""
+    ended: queue.SimpleQueue[futures.Future[Result]] = queue.SimpleQueue()
+    for each in to_do:
+        each.add_done_callback(ended.put)
+    for _ in to_do:
+        future: futures.Future[Result] | None = None
+        while future is None:
+            with contextlib.suppress(queue.Empty):
+                future = ended.get(timeout=Stop.POLL_S)
+        yield future
 
 
 def finished(to_do: list[futures.Future[Result]]) -> list[Result]:
