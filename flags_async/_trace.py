@@ -26,21 +26,23 @@ class Trace:
     """Collects a run's events: `download(..., trace=Trace())`, then `write(path)`."""
 
     def __init__(self) -> None:
-        self.mode = Mode.ASYNC
-        self._t0 = time.monotonic()
-        #: url, sent, ended, thread, status ("ok", "not found" or a failure), attempt, bytes
-        self._requests: list[tuple[str, float, float, int, str, int, int]] = []
+        self.start(Mode.ASYNC)
+
+    def start(self, mode: Mode) -> None:
+        """A run in `mode` begins now, time 0 of the trace; what was recorded before is gone."""
+        self.mode, self._t0 = mode, time.monotonic()
+        #: url, sent, ended, thread, status ("ok", "not found", "interrupted" or a failure),
+        #: attempt, bytes, and the seconds to wait before the next attempt (None: none)
+        self._requests: list[tuple[str, float, float, int, str, int, int, float | None]] = []
         self._saves: list[tuple[str, float, float, int]] = []  # code, began, ended, thread
         self._notes: list[tuple[str, float]] = []
 
-    def start(self, mode: Mode) -> None:
-        """The download phase begins now, in `mode`: time 0 of the trace."""
-        self.mode, self._t0 = mode, time.monotonic()
-
-    def request(self, url: str, sent: float, status: str, attempt: int, size: int) -> None:
-        """An attempt that began at `sent` (`time.monotonic()`) has just ended."""
+    def request(self, url: str, sent: float, status: str, attempt: int, size: int,
+                retry_in: float | None = None) -> None:
+        """An attempt that began at `sent` (`time.monotonic()`) has just ended; the next one
+        is due `retry_in` seconds from now, if there is one."""
         self._requests.append((url, sent, time.monotonic(), threading.get_ident(), status,
-                               attempt, size))
+                               attempt, size, retry_in))
 
     def note(self, message: str) -> None:
         """Something that happened to the whole run (it slowed down, paused, sped up)."""
@@ -48,6 +50,7 @@ class Trace:
 
     @contextmanager
     def saving(self, cc: str) -> Iterator[None]:
+        """Around the save of `cc`'s flag, on the thread that writes it."""
         began = time.monotonic()
         try:
             yield
@@ -56,7 +59,8 @@ class Trace:
 
     def events(self) -> list[dict[str, Any]]:
         """Every event recorded so far, with lanes, and the lanes' names."""
-        slots = _slots(_spans(self._requests)) if self.mode is Mode.ASYNC else {}
+        requests = list(self._requests)  # threads stopped by Ctrl-C may still add some
+        slots = _slots(_spans(requests)) if self.mode is Mode.ASYNC else {}
         names = {slot: f"slot {slot}" for slot in slots.values()}
         threads: dict[int, int] = {}  # a thread's lane, numbered after the slots
 
@@ -69,17 +73,18 @@ class Trace:
                               Mode.ASYNC: "writer thread"}[self.mode]
             return threads[thread]
 
-        began = {(url, attempt): sent for url, sent, _, _, _, attempt, _ in self._requests}
+        began = {(url, attempt): sent for url, sent, _, _, _, attempt, *_ in requests}
+        last = max((ended for _, _, ended, *_ in requests), default=self._t0)
         events = []
-        for url, sent, ended, thread, status, attempt, size in self._requests:
-            cc = code(url)
-            tid, retry = lane(cc, thread), began.get((url, attempt + 1))
-            outcome = ("ok" if status == "ok" else "404" if status == "not found"
-                       else "error" if retry is None else "retry")
+        for url, sent, ended, thread, status, attempt, size, retry_in in requests:
+            cc, tid = code(url), lane(code(url), thread)
+            outcome = {"ok": "ok", "not found": "404", "interrupted": "interrupted"}.get(
+                status, "error" if retry_in is None else "retry")
             events.append(self._span(cc, outcome, sent, ended, tid, {
                 "url": url, "status": status, "attempt": attempt, "bytes": size}))
-            if retry is not None:
-                events.append(self._span(cc, "wait", ended, retry, tid, {"url": url}))
+            if retry_in is not None:  # until the next attempt, or as long as it was to last
+                until = began.get((url, attempt + 1), min(last, ended + retry_in))
+                events.append(self._span(cc, "wait", ended, until, tid, {"url": url}))
         for cc, start, ended, thread in self._saves:
             events.append(self._span(cc, "save", start, ended, lane("", thread), {}))
         events += [{"name": message, "ph": "i", "s": "g", "ts": self._us(at), "pid": 1,
@@ -111,7 +116,7 @@ def code(url: str) -> str:
     return url.rsplit("/", 2)[-2].upper()
 
 
-def _spans(requests: list[tuple[str, float, float, int, str, int, int]]
+def _spans(requests: list[tuple[str, float, float, int, str, int, int, float | None]]
            ) -> dict[str, tuple[float, float]]:
     """Each code's time from its first attempt's start to its last attempt's end."""
     spans: dict[str, tuple[float, float]] = {}

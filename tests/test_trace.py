@@ -31,27 +31,33 @@ MODES = [
 #: The keys the trace-event format requires of each kind of event ("ph").
 REQUIRED = {"X": {"name", "ph", "ts", "dur", "pid", "tid"}, "i": {"name", "ph", "ts", "pid", "tid"},
             "M": {"name", "ph", "pid", "tid", "args"}}
-REQUESTS = {"ok", "404", "retry", "error"}
+REQUESTS = {"ok", "404", "retry", "error", "interrupted"}
 
 
-@contextmanager
-def counted_server(catalogue: Catalogue, faults: Faults, seen: list[str]) -> Iterator[str]:
-    """The bundled server with `faults`, noting the path of every request it receives."""
+def counting(app: web.Application, seen: list[str]) -> web.Application:
+    """`app`, noting the path of every GET it receives (not the command line's HEAD probe)."""
 
     @web.middleware
     async def count(request: web.Request,
                     handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                     ) -> web.StreamResponse:
-        seen.append(request.path)
+        if request.method == "GET":
+            seen.append(request.path)
         return await handler(request)
 
-    def make() -> web.Application:
-        app = make_app(faults, catalogue, random.Random(3))
-        app.middlewares.append(count)
-        return app
+    app.middlewares.append(count)
+    return app
 
-    with serving(make) as url:
+
+@contextmanager
+def counted_server(catalogue: Catalogue, faults: Faults, seen: list[str]) -> Iterator[str]:
+    """The bundled server with `faults`, noting the path of every GET it receives."""
+    with serving(lambda: counting(make_app(faults, catalogue, random.Random(3)), seen)) as url:
         yield url
+
+
+def paths(requests: list[dict[str, Any]]) -> Counter[str]:
+    return Counter("/" + e["args"]["url"].split("/", 3)[3] for e in requests)
 
 
 def valid_events(text: str) -> list[dict[str, Any]]:
@@ -84,14 +90,15 @@ def overlapping(spans: list[dict[str, Any]]) -> int:
 def test_the_trace_holds_every_request_the_server_saw_on_lanes_that_fit_the_mode(
     catalogue: Catalogue, tmp_path: Path, mode: Mode, transport: str,
 ) -> None:
-    """Flags, metadata (`--names`), 404s and bodies cut short, retried: each attempt is one
-    event, the same requests the server counted, on lanes that are the mode's threads or
-    slots, none of which does two things at once; waits before retries and saves are there
-    too. (Not resets: aiohttp resends a request once, unseen, on a kept-alive connection
+    """Flags, metadata (`--names`), 404s, 418s and bodies cut short, retried: each attempt is
+    one event with its number and bytes, the same requests the server counted, an attempt
+    retried followed by its wait and the next attempt, the last one's outcome the code's; on
+    lanes that are the mode's threads or slots, none of which does two things at once; and
+    saves. (Not resets: aiohttp resends a request once, unseen, on a kept-alive connection
     that turns out closed.)"""
     seen: list[str] = []
     codes = select_codes(["A", "B"])  # 52 codes, 28 of them countries
-    with counted_server(catalogue, Faults(truncate_rate=0.15), seen) as url:
+    with counted_server(catalogue, Faults(truncate_rate=0.15, error_rate=0.05), seen) as url:
         options = Options(base_url=url, dest=tmp_path, max_req=4, names=True, backoff=0.01,
                           transport=transport)  # type: ignore[arg-type]
         trace = Trace()
@@ -99,11 +106,24 @@ def test_the_trace_holds_every_request_the_server_saw_on_lanes_that_fit_the_mode
         trace.write(tmp_path / "trace.json")
     events = valid_events((tmp_path / "trace.json").read_text())
     requests = [e for e in events if e.get("cat") in REQUESTS]
-    assert Counter(e["args"]["url"].split("/", 3)[3] for e in requests) == Counter(
-        path.lstrip("/") for path in seen)
-    assert sum(e["cat"] == "404" for e in requests) == report.not_found == 24
-    retried = [e for e in requests if e["cat"] == "retry"]
-    assert retried and len([e for e in events if e.get("cat") == "wait"]) == len(retried)
+    assert paths(requests) == Counter(seen)
+    by_url: dict[str, list[dict[str, Any]]] = {}
+    for event in sorted(requests, key=lambda e: e["ts"]):
+        by_url.setdefault(event["args"]["url"], []).append(event)
+    waits = {(e["args"]["url"], e["ts"]) for e in events if e.get("cat") == "wait"}
+    for url, attempts in by_url.items():
+        assert [e["args"]["attempt"] for e in attempts] == list(range(1, len(attempts) + 1))
+        assert all(e["cat"] == "retry" for e in attempts[:-1]) and attempts[-1]["cat"] != "retry"
+        assert all((url, e["ts"] + e["dur"]) in waits for e in attempts[:-1])
+    assert len(waits) == sum(e["cat"] == "retry" for e in requests) > 0
+    last = {url[-6:-4].upper(): attempts[-1] for url, attempts in by_url.items()
+            if url.endswith(".gif")}
+    assert {cc: e["cat"] for cc, e in last.items()} == {
+        r.cc: {"ok": "ok", "not_found": "404", "error": "error"}[r.status.value]
+        for r in report.results}
+    assert {cc: e["args"]["bytes"] for cc, e in last.items() if e["cat"] == "ok"} == {
+        r.cc: r.size for r in report.results if r.status.value == "ok"}
+    assert report.errors > 0 and report.not_found > 0
     saves = [e for e in events if e.get("cat") == "save"]
     assert sorted(e["name"] for e in saves) == sorted(
         r.cc for r in report.results if r.status.value == "ok")
@@ -140,20 +160,41 @@ def test_async_keeps_max_req_requests_in_flight_and_sequential_one(
     assert 90 <= flows[Mode.ASYNC] <= 100
 
 
+@pytest.mark.parametrize("mode", ["sequential", "threads", "async"])
 @pytest.mark.usefixtures("ctrl_c_enabled")
 def test_an_interrupted_run_still_writes_a_valid_trace_of_what_it_did(
-    catalogue: Catalogue, tmp_path: Path,
+    catalogue: Catalogue, tmp_path: Path, mode: str,
 ) -> None:
     """Ctrl-C after three flags are saved, while other requests wait for answers that never
-    come: the command exits 130 and writes a trace holding those three requests and saves."""
-    trace_file = tmp_path / "run.json"
-    with serving(lambda: stalling_app(catalogue)) as url:
-        child = cli_process("download", *QUICK, *NEVER_ANSWERED, "-v", "-s", url,
-                            "-d", str(tmp_path / "flags"), "--trace", str(trace_file))
+    come: the command exits 130 and writes a trace of every request the server received,
+    the three saved, the others cut short (and perhaps one more, cut short before it
+    reached the server)."""
+    trace_file, seen = tmp_path / "run.json", []
+    with serving(lambda: counting(stalling_app(catalogue), seen)) as url:
+        child = cli_process("download", *QUICK, *NEVER_ANSWERED, "-v", "-s", url, "--mode",
+                            mode, "-d", str(tmp_path / "flags"), "--trace", str(trace_file))
         assert sorted(wait_for_saved_flags(child)) == QUICK
         os.kill(child.pid, signal.SIGINT)
         _, err = child.communicate(timeout=20)
     assert child.returncode == 130, err
     events = valid_events(trace_file.read_text())
-    assert sorted(e["name"] for e in events if e.get("cat") == "ok") == QUICK
+    requests = [e for e in events if e.get("cat") in REQUESTS]
+    unseen = paths(requests) - Counter(seen)
+    assert not Counter(seen) - paths(requests) and unseen.total() <= 1
+    assert sorted(e["name"] for e in requests if e["cat"] == "ok") == QUICK
+    assert {e["cat"] for e in requests if e["name"] not in QUICK} == {"interrupted"}
     assert sorted(e["name"] for e in events if e.get("cat") == "save") == QUICK
+
+
+def test_the_run_s_slow_downs_and_speed_ups_are_instant_events(
+    catalogue: Catalogue, tmp_path: Path,
+) -> None:
+    """Against a server that limits the rate, what the run did about it is in the trace."""
+    seen: list[str] = []
+    with counted_server(catalogue, Faults(rate_limit=100, burst=2), seen) as url:
+        trace = Trace()
+        report = download(select_codes(all_cc=True), Options(base_url=url, dest=tmp_path),
+                          trace=trace)
+    notes = [e for e in trace.events() if e["ph"] == "i"]
+    assert report.refused > 0 and notes
+    assert all("requests/s" in e["name"] or "pauses" in e["name"] for e in notes)

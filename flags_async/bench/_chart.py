@@ -22,7 +22,7 @@ COLOURS = {"sequential": "#757575", "threads": "#f0a030", "async": "#2e7d32",
 #: The timeline's colour for each kind of span: `_trace.Trace.events`' `cat` (ok, 404,
 #: retry and error for attempts).
 OUTCOME_COLOURS = {"ok": "#2e7d32", "404": "#b0b0b0", "retry": "#f0a030", "error": "#c62828",
-                   "wait": "#ffe0a0", "save": "#1565c0"}
+                   "interrupted": "#8e24aa", "wait": "#ffe0a0", "save": "#1565c0"}
 
 
 def check_chart_path(path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -11,7 +12,6 @@ import typer
 
 from .._codes import CodeError, select_codes
 from .._models import DEFAULT_RETRIES, DEFAULT_TIMEOUT, ServerError
-from .._trace import Trace
 from ..client._limits import fit_fd_limit
 from ..client._probes import check_reachable
 from ..client._server_url import proxy_for, resolve_server
@@ -19,6 +19,7 @@ from ._app import EXIT_INTERRUPTED, app, fail, say_interrupted, seconds, trust_s
 from ._report import process_seconds
 
 if TYPE_CHECKING:
+    from .._trace import Trace
     from ..bench._runner import ScenarioResult
 
 
@@ -154,9 +155,9 @@ def bench(
     else:
         scenarios = list(SCENARIOS.values()) if scenario is ScenarioName.ALL else [
             SCENARIOS[scenario.value]]
-    for chart in (plot_path, timeline_path):
+    for chart, option in ((plot_path, "--plot"), (timeline_path, "--timeline")):
         if chart is not None:
-            check_chart(chart)
+            check_chart(chart, option)
     trust_store()  # a bad SSL_CERT_FILE stops the bench here, in one line
     if url is not None:
         try:
@@ -199,9 +200,15 @@ def bench(
     if json_out:
         typer.echo(json.dumps({"scenarios": [r.as_dict() for r in results],
                                "process_s": round(process_seconds(), 3)}))
-    for chart in (plot_path, timeline_path):
-        if chart is not None:
-            draw(chart, by_latency(results) if chart is plot_path else traced or {}, results[0])
+    from ..bench._chart import plot, timeline  # matplotlib itself is imported by the calls
+
+    if plot_path is not None:
+        draw(plot_path, lambda: plot(by_latency(results), plot_path))
+    if timeline_path is not None:
+        first = results[0]  # the scenario traced
+        at = next((s.max_req for s in first.summary if s.variant != "sequential"), 1)
+        title = f"{first.scenario}, -m {at}, one run of each mode"
+        draw(timeline_path, lambda: timeline(traced or {}, title, timeline_path))
 
 
 def by_latency(results: list[ScenarioResult]) -> list[ScenarioResult]:
@@ -212,29 +219,22 @@ def by_latency(results: list[ScenarioResult]) -> list[ScenarioResult]:
     return sorted(results, key=lambda r: r.latency_ms or 0.0)
 
 
-def draw(path: Path, what: list[ScenarioResult] | dict[str, Trace], first: ScenarioResult
-         ) -> None:
-    """Draw the chart of the runs (`--plot`) or the timeline of the traces (`--timeline`)."""
-    from ..bench._chart import plot, timeline
-
+def draw(path: Path, chart: Callable[[], None]) -> None:
+    """Draw and write `chart` to `path`, or one line and exit 1."""
     try:
-        if isinstance(what, dict):
-            max_req = next((s.max_req for s in first.summary if s.variant != "sequential"), 1)
-            timeline(what, f"{first.scenario}, -m {max_req}, one run of each mode", path)
-        else:
-            plot(what, path)
+        chart()
     except OSError as exc:  # the results are printed above: only the chart is lost
         fail(f"cannot write the chart {str(path)!r}: {exc.strerror or exc}")
     typer.echo(f"Chart written to {path}", err=True)
 
 
-def check_chart(path: Path) -> None:
-    """Fail before the bench, not after it, if `--plot` cannot draw or write its chart."""
+def check_chart(path: Path, option: str) -> None:
+    """Fail before the bench, not after it, if `option` cannot draw or write its chart."""
     from ..bench._chart import check_chart_path  # matplotlib itself is imported by the call
 
     try:
         check_chart_path(path)
     except ImportError:
-        fail("--plot needs matplotlib: pip install 'flags-async[bench]'")
+        fail(f"{option} needs matplotlib: pip install 'flags-async[bench]'")
     except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="'--plot'") from None
+        raise typer.BadParameter(str(exc), param_hint=f"'{option}'") from None

@@ -7,6 +7,7 @@ import re
 import shlex
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -161,9 +162,8 @@ def download(
     if not dest:
         raise typer.BadParameter("give a folder, or leave --dest out for 'downloads'",
                                  param_hint="'-d' / '--dest'")
-    if trace_path is not None and (trace_path.is_dir() or not trace_path.parent.is_dir()):
-        fail(f"cannot write the trace {trace_path}: "
-             f"{'a folder' if trace_path.is_dir() else 'no such folder'}")
+    if trace_path is not None:
+        check_trace_path(trace_path)
     trace = None if trace_path is None else Trace()
     wanted = 1 if mode is Mode.SEQUENTIAL else min(max_req, len(cc_list))
     fits, limit_note = fit_fd_limit(wanted)
@@ -214,19 +214,33 @@ def download(
             raise typer.Exit(EXIT_INTERRUPTED) from None
         # Else the run was over: its report is whole.
 
-    hint = nothing_found(report)
+    hint, traced = nothing_found(report), True
     with on_first_stop(lambda: None):  # the report is printed whole, whatever comes now
         print_report(report, hint, json_out=json_out, quiet=quiet, args=invocation.args)
         if trace is not None and trace_path is not None:
             try:
                 trace.write(trace_path)
-            except OSError as exc:
-                fail(f"cannot write the trace {trace_path}: {exc.strerror or exc}")
+            except OSError as exc:  # after the report: the run is as reported, and saved
+                typer.echo(f"flags-async: error: cannot write the trace {trace_path}: "
+                           f"{exc.strerror or exc}", err=True)
+                traced = False
     if report.interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
     if sys.stdout is None:  # `>&-`: the report went nowhere (the flags are saved)
         raise typer.Exit(EXIT_ERRORS)
-    raise typer.Exit(EXIT_ERRORS if report.errors or hint else EXIT_OK)
+    raise typer.Exit(EXIT_ERRORS if report.errors or hint or not traced else EXIT_OK)
+
+
+def check_trace_path(path: Path) -> None:
+    """Before the run: a usage error if `path` cannot name a trace file (a folder, a device,
+    a missing folder), one line and exit 1 if its folder cannot be written to."""
+    if (path.exists() and not path.is_file()) or not path.parent.is_dir():
+        why = "not a file" if path.exists() else f"no folder {str(path.parent)!r}"
+        raise typer.BadParameter(f"{str(path)!r}: {why}", param_hint="'--trace'")
+    try:
+        tempfile.TemporaryFile(dir=path.parent).close()
+    except OSError as exc:
+        fail(f"cannot write the trace {path}: {exc.strerror or exc}")
 
 
 def print_report(report: Report, hint: str | None, *, json_out: bool, quiet: bool,

@@ -117,7 +117,9 @@ def rate_limited(report: Report) -> str | None:
 def line_printer(out: TextIO | None) -> Callable[[str], None]:
     """A callback that prints each message on a line of its own on `out` (None: nowhere)."""
     def say(message: str) -> None:
-        print(message, file=out, flush=True)
+        if out is not None:  # the line in one write: threads print too
+            out.write(f"{message}\n")
+            out.flush()
 
     return say
 
@@ -141,7 +143,8 @@ def progress(total: int, *, verbose: bool, out: TextIO | None) -> Iterator[OnRes
     terminal's stderr; nothing where the stream is closed (Python's None: `2>&-`)."""
     if verbose and out is not None:
         def print_line(result: Result) -> None:
-            print(result_line(result), file=out, flush=True)
+            out.write(f"{result_line(result)}\n")  # in one write: threads print too
+            out.flush()
 
         yield print_line
         return

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import httpx
 
 from .._models import OnResult, Options, Result
 from .._saving import kept_flag, save_result
 from .._signals import interruptible, main_thread_only
-from .._trace import Trace
 from ._fetch import (
     FetchFailure,
     body_failures,
@@ -33,6 +34,9 @@ from ._fetch import (
 )
 from ._http import async_client
 from ._retry import Policy
+
+if TYPE_CHECKING:
+    from .._trace import Trace
 
 #: How downloads start while the semaphore has room (see `pace`): the first `AT_ONCE` in one
 #: event-loop turn, as the book starts them all, then `PER_TURN` per turn. docs/design.md has
@@ -58,23 +62,29 @@ async def get(client: httpx.AsyncClient, url: str, options: Options) -> bytes:
 
 
 async def get_with_retries(
-    client: httpx.AsyncClient, url: str, options: Options, policy: Policy
+    client: httpx.AsyncClient, url: str, options: Options, policy: Policy,
+    check: Callable[[bytes], None] | None = None,
 ) -> tuple[bytes, int]:
-    """`get`, paced and retried as the shared policy says: the body and the attempts it took."""
+    """`get`, paced and retried as the shared policy says, a body that `check` refuses being a
+    failure: the body and the attempts it took."""
     attempt = 1
     while True:
         sent = await turn(policy)
         try:
             body = await get(client, url, options)
+            if check is not None:
+                check(body)
         except FetchFailure as exc:
-            policy.record(exc, sent, url, attempt)
             exc.attempts = attempt
-            wait = policy.retry_wait(exc, attempt, options)
+            wait = policy.after(exc, sent, url, attempt)
             if wait is None:
                 raise
             await asyncio.sleep(wait)
+        except (asyncio.CancelledError, KeyboardInterrupt):  # Ctrl-C: cut short
+            policy.after(None, sent, url, attempt, interrupted=True)
+            raise
         else:
-            policy.record(None, sent, url, attempt, len(body))
+            policy.after(None, sent, url, attempt, len(body))
             return body, attempt
         attempt += 1
 
@@ -89,9 +99,7 @@ async def turn(policy: Policy) -> float:
 async def get_flag(client: httpx.AsyncClient, cc: str, options: Options,
                    policy: Policy) -> tuple[bytes, int]:
     url = flag_url(options.base_url, cc)
-    image, attempts = await get_with_retries(client, url, options, policy)
-    check_flag(image, attempts)
-    return image, attempts
+    return await get_with_retries(client, url, options, policy, check_flag)
 
 
 async def get_country_stem(client: httpx.AsyncClient, cc: str, options: Options,

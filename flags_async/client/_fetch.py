@@ -216,15 +216,13 @@ def body_failures() -> Iterator[None]:
         raise FetchFailure("truncated", transient=True) from exc
 
 
-def check_flag(image: bytes, attempts: int) -> None:
+def check_flag(image: bytes) -> None:
     """A 200 that is not a whole GIF is an error: a captive portal's HTML page, a PNG, nothing,
     or a GIF without its trailer byte (a body cut short by a server that sent no
     Content-Length, so that nothing else could tell)."""
     if not is_whole_gif(image):
-        failure = FetchFailure(
+        raise FetchFailure(
             "empty body" if not image else "incomplete GIF" if is_gif(image) else "not a GIF")
-        failure.attempts = attempts
-        raise failure
 
 
 def country_from_metadata(body: bytes) -> str | None:

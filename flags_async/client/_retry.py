@@ -275,33 +275,43 @@ class Policy:
 
     def __init__(self, options: Options, on_change: Callable[[str], None] | None = None,
                  trace: Trace | None = None) -> None:
+        self.options = options
         self.breaker = Breaker(options.give_up_after)
         self.trace = trace
         if trace is not None:
             on_change = _both(trace.note, on_change)
         self.throttle = Throttle(options.rate, on_change)
 
-    def record(self, failure: FetchFailure | None, sent: float, url: str = "", attempt: int = 1,
-               size: int = 0) -> None:
-        """After attempt number `attempt` at `url`, which began at `sent` (`time.monotonic()`):
-        `failure` is None when the server answered with a body of `size` bytes."""
-        self.breaker.record(failure)
-        self.throttle.record(failure, sent)
+    def after(self, failure: FetchFailure | None, sent: float, url: str, attempt: int,
+              size: int = 0, *, interrupted: bool = False) -> float | None:
+        """After attempt number `attempt` at `url`, begun at `sent` (`time.monotonic()`), which
+        ended with `failure` (None: a body of `size` bytes) or was cut short by a stop: feed the
+        breaker, the throttle and the trace, and say how many seconds to wait before the next
+        attempt (None: there is none)."""
+        wait = None
+        if not interrupted:
+            self.breaker.record(failure)
+            self.throttle.record(failure, sent)
+            if failure is not None:
+                wait = self.retry_wait(failure, attempt)
         if self.trace is not None:
-            status = "ok" if failure is None else failure.reason
-            self.trace.request(url, sent, status, attempt, size)
+            status = ("interrupted" if interrupted else "ok" if failure is None
+                      else failure.reason)
+            self.trace.request(url, sent, status, attempt, size, wait)
+        return wait
 
-    def retry_wait(self, failure: FetchFailure, attempt: int, options: Options) -> float | None:
+    def retry_wait(self, failure: FetchFailure, attempt: int) -> float | None:
         """`retry_wait`, but a refusal in a run the throttle paces (which it has slowed or
         paused already) waits for nothing more than its turn: a back-off of its own would
         stall sequential mode."""
-        wait = retry_wait(failure, attempt, options)
+        wait = retry_wait(failure, attempt, self.options)
         paced = failure.refused and self.throttle.paces()
         return 0.0 if wait is not None and paced else wait
 
 
 def _both(first: Callable[[str], None], then: Callable[[str], None] | None
           ) -> Callable[[str], None]:
+    """A callback that tells `first`, then `then` if there is one."""
     def tell(message: str) -> None:
         first(message)
         if then is not None:

@@ -7,6 +7,7 @@ with `async` and `await` added: squint, and the two read alike.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import httpx
 
@@ -47,23 +48,29 @@ def get(client: httpx.Client, url: str, options: Options) -> bytes:
 
 
 def get_with_retries(
-    client: httpx.Client, url: str, options: Options, stop: Stop, policy: Policy
+    client: httpx.Client, url: str, options: Options, stop: Stop, policy: Policy,
+    check: Callable[[bytes], None] | None = None,
 ) -> tuple[bytes, int]:
-    """`get`, paced and retried as the shared policy says: the body and the attempts it took."""
+    """`get`, paced and retried as the shared policy says, a body that `check` refuses being a
+    failure: the body and the attempts it took."""
     attempt = 1
     while True:
         sent = turn(policy, stop)
         try:
             body = get(client, url, options)
+            if check is not None:
+                check(body)
         except FetchFailure as exc:
-            policy.record(exc, sent, url, attempt)
             exc.attempts = attempt
-            wait = policy.retry_wait(exc, attempt, options)
+            wait = policy.after(exc, sent, url, attempt, interrupted=stop.requested)
             if wait is None:
                 raise
             stop.sleep(wait)
+        except KeyboardInterrupt:  # Ctrl-C in this thread, or `Stopped`: cut short
+            policy.after(None, sent, url, attempt, interrupted=True)
+            raise
         else:
-            policy.record(None, sent, url, attempt, len(body))
+            policy.after(None, sent, url, attempt, len(body))
             return body, attempt
         attempt += 1
 
@@ -79,9 +86,7 @@ def turn(policy: Policy, stop: Stop) -> float:
 def get_flag(client: httpx.Client, cc: str, options: Options, stop: Stop,
              policy: Policy) -> tuple[bytes, int]:
     url = flag_url(options.base_url, cc)
-    image, attempts = get_with_retries(client, url, options, stop, policy)
-    check_flag(image, attempts)
-    return image, attempts
+    return get_with_retries(client, url, options, stop, policy, check_flag)
 
 
 def get_country_stem(client: httpx.Client, cc: str, options: Options, stop: Stop,

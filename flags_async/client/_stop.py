@@ -34,6 +34,8 @@ class Stop:
 
     #: How often a back-off looks at the flag: well within the 1 s a Ctrl-C is answered in.
     POLL_S = 0.05
+    #: How long the downloads under way, woken by a stop, have to end and say how (the trace).
+    SETTLE_S = 0.2
 
     def __init__(self) -> None:
         self.requested = False

@@ -34,9 +34,11 @@ def download_many(cc_list: list[str], options: Options, on_result: OnResult,
                 on_result(result)
                 results.append(result)
         except BaseException:  # Ctrl-C, say: what runs stops at once (`Stop`), what waits
-            # never starts, no thread is waited for, and the flags saved and the downloads
-            # ended are handed over again (`download` reports each once).
+            # never starts, a thread is waited for `Stop.SETTLE_S` at most (one in a TCP
+            # connect would take longer), and the flags saved and the downloads ended are
+            # handed over again (`download` reports each once).
             executor.shutdown(wait=False, cancel_futures=True)
+            futures.wait(to_do, timeout=Stop.SETTLE_S)
             for result in [*stop.close(), *finished(to_do)]:
                 on_result(result)
             raise
