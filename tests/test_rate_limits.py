@@ -180,11 +180,12 @@ def limited_run(catalogue: Catalogue, variant: tuple[Mode, TransportName], tmp_p
 def test_a_rate_limited_run_slows_down_and_loses_no_code(
     catalogue: Catalogue, variant: tuple[Mode, TransportName], tmp_path: Path,
 ) -> None:
-    """100 requests a second, 5 at once, no Retry-After: the run finds the pace, every code
-    ends ok or not found, and the report counts every refusal the server made."""
+    """50 requests a second, 5 at once, no Retry-After: the run finds the pace, every code
+    ends ok or not found, and the report counts every refusal the server made. (Sequential
+    mode goes past 50 a second on a loaded machine too; 100 it did not, once.)"""
     codes = select_codes(["A", "B", "C"])[:60]
     report, refused = limited_run(catalogue, variant, tmp_path,
-                                  Faults(rate_limit=100, burst=5), codes)
+                                  Faults(rate_limit=50, burst=5), codes)
     assert (report.errors, report.ok + report.not_found) == (0, 60)
     assert report.refused == refused > 0
     assert report.settled_rate is not None

@@ -182,7 +182,7 @@ def test_an_interrupted_run_still_writes_a_valid_trace_of_what_it_did(
     unseen = paths(requests) - Counter(seen)
     assert not Counter(seen) - paths(requests) and unseen.total() <= 1
     assert sorted(e["name"] for e in requests if e["cat"] == "ok") == QUICK
-    assert {e["cat"] for e in requests if e["name"] not in QUICK} == {"interrupted"}
+    assert {e["cat"] for e in requests if e["name"] not in QUICK} <= {"interrupted"}
     assert sorted(e["name"] for e in events if e.get("cat") == "save") == QUICK
 
 
