@@ -120,9 +120,9 @@ async def interruptible(work: Awaitable[T]) -> T:
     def on_stop() -> None:  # in the signal handler: schedule, do nothing more
         loop.call_soon_threadsafe(cancel_unless_finished)
 
-    heartbeat()
     with on_first_stop(on_stop) as received:
         try:
+            heartbeat()
             result = await work
         except asyncio.CancelledError:
             if not received:

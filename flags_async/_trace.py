@@ -74,7 +74,7 @@ class Trace:
             return threads[thread]
 
         began = {(url, attempt): sent for url, sent, _, _, _, attempt, *_ in requests}
-        last = max((ended for _, _, ended, *_ in requests), default=self._t0)
+        now = time.monotonic()
         events = []
         for url, sent, ended, thread, status, attempt, size, retry_in in requests:
             cc, tid = code(url), lane(code(url), thread)
@@ -82,8 +82,8 @@ class Trace:
                 status, "error" if retry_in is None else "retry")
             events.append(self._span(cc, outcome, sent, ended, tid, {
                 "url": url, "status": status, "attempt": attempt, "bytes": size}))
-            if retry_in is not None:  # until the next attempt, or as long as it was to last
-                until = began.get((url, attempt + 1), min(last, ended + retry_in))
+            if retry_in is not None:  # until the next attempt, or until now (Ctrl-C came
+                until = began.get((url, attempt + 1), min(now, ended + retry_in))  # first)
                 events.append(self._span(cc, "wait", ended, until, tid, {"url": url}))
         for cc, start, ended, thread in self._saves:
             events.append(self._span(cc, "save", start, ended, lane("", thread), {}))

@@ -6,6 +6,7 @@ import json
 import os
 import random
 import signal
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -20,7 +21,7 @@ from flags_async.server._app import make_app
 from flags_async.server._catalogue import Catalogue
 from flags_async.server._faults import Faults
 from tests.conftest import cli_process, serving, wait_for_saved_flags
-from tests.test_ctrl_c import NEVER_ANSWERED, QUICK, stalling_app
+from tests.test_ctrl_c import NEVER_ANSWERED, QUICK, TRY_AGAIN_LATER, stalling_app
 
 MODES = [
     pytest.param(Mode.SEQUENTIAL, "httpx", id="sequential"),
@@ -90,15 +91,16 @@ def overlapping(spans: list[dict[str, Any]]) -> int:
 def test_the_trace_holds_every_request_the_server_saw_on_lanes_that_fit_the_mode(
     catalogue: Catalogue, tmp_path: Path, mode: Mode, transport: str,
 ) -> None:
-    """Flags, metadata (`--names`), 404s, 418s and bodies cut short, retried: each attempt is
-    one event with its number and bytes, the same requests the server counted, an attempt
-    retried followed by its wait and the next attempt, the last one's outcome the code's; on
-    lanes that are the mode's threads or slots, none of which does two things at once; and
-    saves. (Not resets: aiohttp resends a request once, unseen, on a kept-alive connection
-    that turns out closed.)"""
+    """Flags, metadata (`--names`), 404s, 418s, HTML pages as GIFs and bodies cut short,
+    retried: each attempt is one event with its number and bytes, the same requests the
+    server counted, an attempt retried followed by its wait and the next attempt, the last
+    one's outcome the code's; on lanes that are the mode's threads or slots, none of which
+    does two things at once; and saves. (Not resets: aiohttp resends a request once, unseen,
+    on a kept-alive connection that turns out closed.)"""
     seen: list[str] = []
     codes = select_codes(["A", "B"])  # 52 codes, 28 of them countries
-    with counted_server(catalogue, Faults(truncate_rate=0.15, error_rate=0.05), seen) as url:
+    faults = Faults(truncate_rate=0.15, error_rate=0.05, garbage_rate=0.05)
+    with counted_server(catalogue, faults, seen) as url:
         options = Options(base_url=url, dest=tmp_path, max_req=4, names=True, backoff=0.01,
                           transport=transport)  # type: ignore[arg-type]
         trace = Trace()
@@ -161,28 +163,39 @@ def test_async_keeps_max_req_requests_in_flight_and_sequential_one(
 
 
 @pytest.mark.parametrize("mode", ["sequential", "threads", "async"])
+@pytest.mark.parametrize(("waiting", "cut_short"), [
+    pytest.param(NEVER_ANSWERED, "interrupted", id="reads-under-way"),
+    pytest.param(TRY_AGAIN_LATER, "retry", id="back-offs-under-way"),
+])
 @pytest.mark.usefixtures("ctrl_c_enabled")
 def test_an_interrupted_run_still_writes_a_valid_trace_of_what_it_did(
-    catalogue: Catalogue, tmp_path: Path, mode: str,
+    catalogue: Catalogue, tmp_path: Path, mode: str, waiting: list[str], cut_short: str,
 ) -> None:
-    """Ctrl-C after three flags are saved, while other requests wait for answers that never
-    come: the command exits 130 and writes a trace of every request the server received,
-    the three saved, the others cut short (and perhaps one more, cut short before it
-    reached the server)."""
+    """Ctrl-C after three flags are saved, once the server has received the other requests
+    and left them unanswered (all of them; the next one, in sequential mode), or answered one
+    503 with a 30-s Retry-After (which pauses the run): the command exits 130 and writes a
+    trace of every request the server received, the three saved, and the others cut short,
+    or retried and waiting (or cut short, if the 503 came as Ctrl-C did)."""
     trace_file, seen = tmp_path / "run.json", []
+    asked = {f"/flags/{cc.lower()}/{cc.lower()}.gif" for cc in waiting}
+    needed = 1 if mode == "sequential" or cut_short == "retry" else len(waiting)
     with serving(lambda: counting(stalling_app(catalogue), seen)) as url:
-        child = cli_process("download", *QUICK, *NEVER_ANSWERED, "-v", "-s", url, "--mode",
-                            mode, "-d", str(tmp_path / "flags"), "--trace", str(trace_file))
+        child = cli_process("download", *QUICK, *waiting, "-v", "-s", url, "--mode", mode,
+                            "-d", str(tmp_path / "flags"), "--trace", str(trace_file))
         assert sorted(wait_for_saved_flags(child)) == QUICK
+        deadline = time.monotonic() + 10
+        while len(asked & set(seen)) < needed and time.monotonic() < deadline:
+            time.sleep(0.01)
         os.kill(child.pid, signal.SIGINT)
         _, err = child.communicate(timeout=20)
     assert child.returncode == 130, err
     events = valid_events(trace_file.read_text())
     requests = [e for e in events if e.get("cat") in REQUESTS]
-    unseen = paths(requests) - Counter(seen)
-    assert not Counter(seen) - paths(requests) and unseen.total() <= 1
+    assert paths(requests) == Counter(seen) and len(asked & set(seen)) >= needed
     assert sorted(e["name"] for e in requests if e["cat"] == "ok") == QUICK
-    assert {e["cat"] for e in requests if e["name"] not in QUICK} <= {"interrupted"}
+    ends = Counter(e["cat"] for e in requests if e["name"] not in QUICK)
+    assert ends[cut_short] >= 1 and set(ends) <= {cut_short, "interrupted"}
+    assert sum(e.get("cat") == "wait" for e in events) == ends["retry"]
     assert sorted(e["name"] for e in events if e.get("cat") == "save") == QUICK
 
 

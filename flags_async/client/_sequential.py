@@ -66,11 +66,11 @@ def get_with_retries(
             if wait is None:
                 raise
             stop.sleep(wait)
-        except KeyboardInterrupt:  # Ctrl-C in this thread, or `Stopped`: cut short
+        except KeyboardInterrupt:  # Ctrl-C, in the main thread: cut short
             policy.after(None, sent, url, attempt, interrupted=True)
             raise
         else:
-            policy.after(None, sent, url, attempt, len(body))
+            policy.after(None, sent, url, attempt, len(body), interrupted=stop.requested)
             return body, attempt
         attempt += 1
 

@@ -38,6 +38,7 @@ def download_many(cc_list: list[str], options: Options, on_result: OnResult,
             # connect would take longer), and the flags saved and the downloads ended are
             # handed over again (`download` reports each once).
             executor.shutdown(wait=False, cancel_futures=True)
+            stop.request()  # already, on Ctrl-C; else (a failing `on_result`) now
             futures.wait(to_do, timeout=Stop.SETTLE_S)
             for result in [*stop.close(), *finished(to_do)]:
                 on_result(result)
