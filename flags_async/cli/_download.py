@@ -7,7 +7,6 @@ import re
 import shlex
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -234,6 +233,8 @@ def download(
 def check_trace_path(path: Path) -> None:
     """Before the run: a usage error if `path` cannot name a trace file (a folder, a device,
     a missing folder), one line and exit 1 if its folder cannot be written to."""
+    import tempfile  # here: `--help` does not need it
+
     if (path.exists() and not path.is_file()) or not path.parent.is_dir():
         why = "not a file" if path.exists() else f"no folder {str(path.parent)!r}"
         raise typer.BadParameter(f"{str(path)!r}: {why}", param_hint="'--trace'")
