@@ -198,7 +198,7 @@ def bench(
         say_interrupted(ctx)
         raise typer.Exit(EXIT_INTERRUPTED) from None
     if json_out:
-        typer.echo(json.dumps({"scenarios": [r.as_dict() for r in results],
+        typer.echo(json.dumps({"scenarios": [r.as_dict() for r in by_latency(results)],
                                "process_s": round(process_seconds(), 3)}))
     from ..bench._chart import plot, timeline  # matplotlib itself is imported by the calls
 
