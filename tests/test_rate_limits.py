@@ -17,7 +17,7 @@ from aiohttp import web
 from flags_async import Mode, Options, Report, TransportName, download, select_codes
 from flags_async.cli import main
 from flags_async.client._fetch import FetchFailure, quota_reset, stated_rate
-from flags_async.client._retry import LOOK_S, MIN_RATE, RETURN_S, SLOW_DOWN, Throttle
+from flags_async.client._retry import LOOK_S, MIN_RATE, RETURN_S, SLOW_DOWN, Throttle, Ticket
 from flags_async.server._app import LIMITER, Limiter, make_app
 from flags_async.server._catalogue import Catalogue
 from flags_async.server._faults import Faults
@@ -126,6 +126,24 @@ def test_rate_is_a_ceiling_even_when_nothing_is_refused() -> None:
     clock.now += 3600
     throttle.wait()
     assert throttle.rate == 20
+
+
+def test_a_turn_due_soon_is_held_for_one_waiter_until_the_run_pauses() -> None:
+    clock = Clock()
+    throttle = Throttle(ceiling=25, clock=clock)  # a turn every 0.04 s
+    clock.now += 1
+    assert throttle.wait() == 0
+    first, second, third = Ticket(), Ticket(), Ticket()
+    assert throttle.wait(first) == pytest.approx(0.04)  # the next turn, held for it
+    assert throttle.wait(second) == pytest.approx(0.08)  # the one after
+    assert throttle.wait(third) == pytest.approx(0.1)  # too far off: it will look again
+    clock.now += 0.04
+    assert throttle.wait(first) == 0  # its turn, which nobody else took
+    assert throttle.wait() == pytest.approx(0.08)  # after the turn held for `second`
+    throttle.record(FetchFailure("HTTP 429", transient=True, refused=True, retry_after=1),
+                    clock.now)
+    clock.now += 0.04
+    assert throttle.wait(second) == pytest.approx(0.1)  # the pause voids the turn it held
 
 
 def test_retry_after_pauses_the_whole_run_and_a_stated_rate_is_taken() -> None:

@@ -33,7 +33,7 @@ from ._fetch import (
     metadata_url,
 )
 from ._http import async_client
-from ._retry import Policy
+from ._retry import Policy, Ticket
 
 if TYPE_CHECKING:
     from .._trace import Trace
@@ -91,7 +91,8 @@ async def get_with_retries(
 
 async def turn(policy: Policy) -> float:
     """Wait for the run's pace to allow one more request (`_retry.Throttle`); when it began."""
-    while (wait := policy.throttle.wait()) > 0:  # noqa: ASYNC110 (a turn is a time, not an event)
+    ticket = Ticket()
+    while (wait := policy.throttle.wait(ticket)) > 0:  # noqa: ASYNC110 (a turn is a time)
         await asyncio.sleep(wait)
     return time.monotonic()
 

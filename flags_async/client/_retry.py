@@ -100,14 +100,27 @@ SLOW_DOWN = 0.85
 #: first slow-down after the first refusal (the limit is still unknown); after that as TCP's
 #: CUBIC does, back to the rate last refused in `RETURN_S`, slowly near it, then ever faster.
 #: docs/design.md, "Rate limits", has the measurements behind all four.
-FINDING, RETURN_S = 2.0, 2.0
+FINDING, RETURN_S = 4.0, 2.0
 #: The slowest a run goes, in requests per second.
 MIN_RATE = 0.5
-#: The longest a request waits for its turn before it looks again.
+#: The longest a request waits for its turn before it looks again; a turn due sooner is held
+#: for it (see `Ticket`).
 RECHECK_S = 0.1
 #: How long the first refusal pauses the run, before it takes the rate of the answers in the
 #: last second (those of the requests under way included) as its first.
 LOOK_S = 0.2
+
+
+class Ticket:
+    """One request's place in the run's pace: the turn held for it, if any. A request holds
+    the next turn while it sleeps until it, so that the other waiters do not all wake for the
+    same turn: with a hundred threads, their wake-ups would delay the one whose turn it is by
+    milliseconds, and a limit with no burst refuses a request that arrives early."""
+
+    __slots__ = ("held",)
+
+    def __init__(self) -> None:
+        self.held: int | None = None  # the pace (`Throttle._pace`) the turn was held in
 
 
 class Throttle:
@@ -148,10 +161,13 @@ class Throttle:
         self._refused_with = ""
         self._refusing_all = False  # the last look at the answers found only refusals
         self._answered_since = 0
+        self._pace = 0  # counts slow-downs and pauses: turns held before one are void
 
-    def wait(self) -> float:
+    def wait(self, ticket: Ticket | None = None) -> float:
         """Seconds to wait before asking again (at most `RECHECK_S`: the rate may grow
-        meanwhile); 0 means go now, and takes the turn."""
+        meanwhile); 0 means go now, and takes the turn. With a `ticket`, a turn due within
+        `RECHECK_S` is held for it, and the wait is until that turn; asked again, the ticket
+        goes at once, unless the run slowed down or paused meanwhile."""
         with self._lock:
             now = self._clock()
             if self.rate < self.ceiling and now > self._grown:  # not while paused
@@ -167,10 +183,15 @@ class Throttle:
                     self.rate = self._told = min(self.ceiling, max(MIN_RATE, accepted))
                     news = f"{self._refused_with}: the run slows to {self.rate:.3g} requests/s"
             due = max(self._paused, self._last + 1 / self.rate)
-            if now < due:
+            paced = self.rate < math.inf and self._seed_at is None  # turns are spaced
+            if ticket is not None and ticket.held == self._pace:
+                wait, ticket.held = 0.0, None  # the turn held for it has come
+            elif now < due and not (ticket is not None and paced and due - now <= RECHECK_S):
                 wait = min(due - now, RECHECK_S)
-            else:
-                wait, self._last = 0.0, now
+            else:  # its turn: now, or held for it
+                wait, self._last = max(0.0, due - now), max(due, now)
+                if ticket is not None and wait:
+                    ticket.held = self._pace
                 if math.inf > self.rate >= 1.5 * self._told and self._limited_at is not None:
                     self._told = self.rate
                     news = f"the run speeds up to {self.rate:.3g} requests/s"
@@ -200,6 +221,7 @@ class Throttle:
                 if now >= self._paused:  # a new pause, not a longer one
                     news.append(f"{failure.reason}: the run pauses {pause:g} s")
                 self._paused = now + pause
+                self._pace += 1
                 self._grown = max(self._grown, self._paused)
             # With a Retry-After the pause may be all the server asks for (a refusal now and
             # then): the rate is too high once most answers of a second (ten at least) are
@@ -209,6 +231,7 @@ class Throttle:
                        or (len(self._recent) >= 10 and 2 * self._accepted() < len(self._recent)))
             if sent > self._slowed and limited:
                 self._slowed = now
+                self._pace += 1
                 if failure.rate is not None:  # the server said its rate: never faster
                     self.rate = self.ceiling = min(self.ceiling, max(MIN_RATE, failure.rate))
                 elif self.rate == math.inf and self._refusing_all:

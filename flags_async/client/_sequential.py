@@ -28,7 +28,7 @@ from ._fetch import (
     metadata_url,
 )
 from ._http import sync_client
-from ._retry import Policy
+from ._retry import Policy, Ticket
 from ._stop import Stop
 
 
@@ -77,7 +77,8 @@ def get_with_retries(
 
 def turn(policy: Policy, stop: Stop) -> float:
     """Wait for the run's pace to allow one more request (`_retry.Throttle`); when it began."""
-    while (wait := policy.throttle.wait()) > 0:
+    ticket = Ticket()
+    while (wait := policy.throttle.wait(ticket)) > 0:
         stop.sleep(wait)
     stop.check()
     return time.monotonic()
