@@ -128,7 +128,7 @@ def test_rate_is_a_ceiling_even_when_nothing_is_refused() -> None:
     assert throttle.rate == 20
 
 
-def test_a_turn_due_soon_is_held_for_one_waiter_until_the_run_pauses() -> None:
+def test_a_turn_due_soon_is_held_for_one_waiter_until_the_run_slows_down() -> None:
     clock = Clock()
     throttle = Throttle(ceiling=25, clock=clock)  # a turn every 0.04 s
     clock.now += 1
@@ -137,13 +137,44 @@ def test_a_turn_due_soon_is_held_for_one_waiter_until_the_run_pauses() -> None:
     assert throttle.wait(first) == pytest.approx(0.04)  # the next turn, held for it
     assert throttle.wait(second) == pytest.approx(0.08)  # the one after
     assert throttle.wait(third) == pytest.approx(0.1)  # too far off: it will look again
-    clock.now += 0.04
+    clock.now += 0.03
+    assert throttle.wait(first) == pytest.approx(0.01)  # woken early: the rest of the wait
+    clock.now += 0.01
     assert throttle.wait(first) == 0  # its turn, which nobody else took
     assert throttle.wait() == pytest.approx(0.08)  # after the turn held for `second`
-    throttle.record(FetchFailure("HTTP 429", transient=True, refused=True, retry_after=1),
-                    clock.now)
+    throttle.record(REFUSED, clock.now)  # a slow-down (to the slowest: nothing was answered)
     clock.now += 0.04
-    assert throttle.wait(second) == pytest.approx(0.1)  # the pause voids the turn it held
+    assert throttle.wait(second) == pytest.approx(0.1)  # voids the turn it held
+
+
+def test_a_pause_alone_voids_the_turns_held() -> None:
+    clock = Clock()
+    throttle = Throttle(clock=clock)
+    for _ in range(20):
+        throttle.record(None, clock.now)
+    sent_before = clock.now
+    throttle.record(REFUSED, sent_before)  # the first refusal: a look at the answers...
+    clock.now += LOOK_S
+    assert throttle.wait() == pytest.approx(1 / 20)  # ...which says 20 a second, from now
+    ticket = Ticket()
+    assert throttle.wait(ticket) == pytest.approx(1 / 20)  # held
+    retry_after = FetchFailure("HTTP 429", transient=True, refused=True, retry_after=1)
+    throttle.record(retry_after, sent_before)  # sent before the slow-down: a pause, no more
+    assert throttle.rate == 20
+    clock.now += 1 / 20
+    assert throttle.wait(ticket) == pytest.approx(0.1)  # the turn it held is void
+
+
+def test_a_turn_held_but_taken_late_puts_the_next_one_a_whole_turn_later() -> None:
+    clock = Clock()
+    throttle = Throttle(ceiling=25, clock=clock)
+    clock.now += 1
+    assert throttle.wait() == 0
+    late = Ticket()
+    assert throttle.wait(late) == pytest.approx(0.04)
+    clock.now += 0.05  # woke 10 ms late
+    assert throttle.wait(late) == 0
+    assert throttle.wait() == pytest.approx(0.04)  # not 0.03
 
 
 def test_retry_after_pauses_the_whole_run_and_a_stated_rate_is_taken() -> None:
@@ -157,6 +188,9 @@ def test_retry_after_pauses_the_whole_run_and_a_stated_rate_is_taken() -> None:
     assert throttle.wait() == pytest.approx(0.05)
     assert throttle.rate == 25
     assert said == ["HTTP 429: the run pauses 3 s", "HTTP 429: the run slows to 25 requests/s"]
+    clock.now += 1
+    throttle.record(told, clock.now)  # refused at the stated rate: slower still, not at it
+    assert throttle.rate == pytest.approx(25 * SLOW_DOWN)
 
 
 @pytest.mark.parametrize(("headers", "wait"), [

@@ -117,10 +117,11 @@ class Ticket:
     same turn: with a hundred threads, their wake-ups would delay the one whose turn it is by
     milliseconds, and a limit with no burst refuses a request that arrives early."""
 
-    __slots__ = ("held",)
+    __slots__ = ("at", "held")
 
     def __init__(self) -> None:
         self.held: int | None = None  # the pace (`Throttle._pace`) the turn was held in
+        self.at = 0.0  # and its time
 
 
 class Throttle:
@@ -184,14 +185,18 @@ class Throttle:
                     news = f"{self._refused_with}: the run slows to {self.rate:.3g} requests/s"
             due = max(self._paused, self._last + 1 / self.rate)
             paced = self.rate < math.inf and self._seed_at is None  # turns are spaced
-            if ticket is not None and ticket.held == self._pace:
-                wait, ticket.held = 0.0, None  # the turn held for it has come
+            if ticket is not None and ticket.held == self._pace:  # the turn held for it:
+                wait = max(0.0, ticket.at - now)  # go, or sleep the rest of an early wake-up
+                if not wait:
+                    ticket.held = None
+                    if self._last == ticket.at:  # late, and the next turn is free: it is a
+                        self._last = now  # whole turn after this one
             elif now < due and not (ticket is not None and paced and due - now <= RECHECK_S):
                 wait = min(due - now, RECHECK_S)
             else:  # its turn: now, or held for it
                 wait, self._last = max(0.0, due - now), max(due, now)
                 if ticket is not None and wait:
-                    ticket.held = self._pace
+                    ticket.held, ticket.at = self._pace, self._last
                 if math.inf > self.rate >= 1.5 * self._told and self._limited_at is not None:
                     self._told = self.rate
                     news = f"the run speeds up to {self.rate:.3g} requests/s"
@@ -232,8 +237,10 @@ class Throttle:
             if sent > self._slowed and limited:
                 self._slowed = now
                 self._pace += 1
-                if failure.rate is not None:  # the server said its rate: never faster
-                    self.rate = self.ceiling = min(self.ceiling, max(MIN_RATE, failure.rate))
+                if failure.rate is not None and failure.rate < self.ceiling:  # the server
+                    # said its rate: never faster, and slower after a refusal at it, below
+                    self.rate = self.ceiling = self._refused_rate = max(MIN_RATE, failure.rate)
+                    self._finding = False
                 elif self.rate == math.inf and self._refusing_all:
                     pass  # the last look found nothing but refusals: retried with back-off
                 elif self.rate == math.inf:  # first a pause, for the answers under way
