@@ -100,7 +100,7 @@ SLOW_DOWN = 0.85
 #: first slow-down after the first refusal (the limit is still unknown); after that as TCP's
 #: CUBIC does, back to the rate last refused in `RETURN_S`, slowly near it, then ever faster.
 #: docs/design.md, "Rate limits", has the measurements behind all four.
-FINDING, RETURN_S = 4.0, 2.0
+FINDING, RETURN_S = 3.0, 2.0
 #: The slowest a run goes, in requests per second.
 MIN_RATE = 0.5
 #: The longest a request waits for its turn before it looks again; a turn due sooner is held
