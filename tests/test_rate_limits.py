@@ -17,7 +17,15 @@ from aiohttp import web
 from flags_async import Mode, Options, Report, TransportName, download, select_codes
 from flags_async.cli import main
 from flags_async.client._fetch import FetchFailure, quota_reset, stated_rate
-from flags_async.client._retry import LOOK_S, MIN_RATE, RETURN_S, SLOW_DOWN, Throttle, Ticket
+from flags_async.client._retry import (
+    LAST_ANSWERS,
+    LOOK_S,
+    MIN_RATE,
+    RETURN_S,
+    SLOW_DOWN,
+    Throttle,
+    Ticket,
+)
 from flags_async.server._app import LIMITER, Limiter, make_app
 from flags_async.server._catalogue import Catalogue
 from flags_async.server._faults import Faults
@@ -191,6 +199,35 @@ def test_retry_after_pauses_the_whole_run_and_a_stated_rate_is_taken() -> None:
     clock.now += 1
     throttle.record(told, clock.now)  # refused at the stated rate: slower still, not at it
     assert throttle.rate == pytest.approx(25 * SLOW_DOWN)
+
+
+def test_refusals_asking_for_a_pause_are_a_limit_once_half_the_recent_answers_are() -> None:
+    """Sequential mode against a limit with no burst that says `Retry-After: 1`: after each
+    pause one request is accepted and the next refused. Pausing alone, the run made one
+    request a second; once half its last `LAST_ANSWERS` answers are refusals, it slows down.
+    A run answered a hundred times a second is judged on the whole second, not on the few
+    refusals in a row that chance puts in its last `LAST_ANSWERS` answers."""
+    busy = Throttle(clock=(busy_clock := Clock()))
+    pause = FetchFailure("HTTP 429", transient=True, refused=True, retry_after=1)
+    for i in range(100):
+        busy_clock.now += 0.009
+        busy.record(pause if i >= 100 - LAST_ANSWERS and i % 2 else None, busy_clock.now)
+    busy_clock.now += LOOK_S
+    assert not busy.paces()
+    clock = Clock()
+    said: list[str] = []
+    throttle = Throttle(on_change=said.append, clock=clock)
+    pause = FetchFailure("HTTP 429", transient=True, refused=True, retry_after=1)
+    for _ in range(LAST_ANSWERS // 2):
+        assert not throttle.paces()
+        clock.now += 1  # the pause asked for
+        throttle.record(None, clock.now)
+        clock.now += 0.001
+        throttle.record(pause, clock.now)
+    clock.now += LOOK_S
+    assert throttle.paces() and throttle.wait() > 0  # the pause goes on
+    assert throttle.rate == 1  # the one answer of the last second that was not a refusal
+    assert said[-1] == "HTTP 429: the run slows to 1 requests/s"
 
 
 @pytest.mark.parametrize(("headers", "wait"), [

@@ -106,6 +106,8 @@ MIN_RATE = 0.5
 #: The longest a request waits for its turn before it looks again; a turn due sooner is held
 #: for it (see `Ticket`).
 RECHECK_S = 0.1
+#: How many answers at least say whether refusals that ask for a pause are a limit.
+LAST_ANSWERS = 30
 #: How long the first refusal pauses the run, before it takes the rate of the answers in the
 #: last second (those of the requests under way included) as its first.
 LOOK_S = 0.2
@@ -134,9 +136,9 @@ class Throttle:
     none, if it answered nothing but refusals. The rate grows by `FINDING` until the next
     refusal, which halves it; later refusals take it to `SLOW_DOWN`, and after each it grows
     as a cubic of the time since, flat near the rate refused (`RETURN_S` later; a little below
-    it if that was lower than the refusal before). Only a
-    refusal of a request sent after the last slow-down counts. A `Retry-After` (or a spent
-    quota's reset) pauses the run, and slows it only once most answers are refusals.
+    it if that was lower than the refusal before). Only a refusal of a request sent after the
+    last slow-down counts. A `Retry-After` (or a spent quota's reset) pauses the run, and slows
+    it only once half the recent answers are refusals (`_half_refused`).
     docs/design.md, "Rate limits", has the whole rule and its measurements.
     """
 
@@ -156,6 +158,7 @@ class Throttle:
         self._since_slowed = 0.0  # seconds of growth since then, pauses left out
         self._recent: deque[tuple[float, bool]] = deque()  # the last second's answers: when,
         # and whether a refusal
+        self._last_answers: deque[bool] = deque(maxlen=LAST_ANSWERS)  # whether refusals
         self._told = self.rate  # the rate the last message gave
         self._limited_at: float | None = None  # the first refusal
         self._seed_at: float | None = None  # when to take the rate of the answers so far
@@ -212,6 +215,7 @@ class Throttle:
         with self._lock:
             now = self._clock()
             self._recent.append((now, refused))
+            self._last_answers.append(refused)
             self._forget(now)
             if failure is None or not refused:
                 self._answered_since += self._limited_at is not None
@@ -229,11 +233,10 @@ class Throttle:
                 self._pace += 1
                 self._grown = max(self._grown, self._paused)
             # With a Retry-After the pause may be all the server asks for (a refusal now and
-            # then): the rate is too high once most answers of a second (ten at least) are
-            # refusals, and from then on.
+            # then): the rate is too high once half the recent answers are refusals, and from
+            # then on.
             limited = (failure.retry_after is None or failure.rate is not None
-                       or self.rate < math.inf
-                       or (len(self._recent) >= 10 and 2 * self._accepted() < len(self._recent)))
+                       or self.rate < math.inf or self._half_refused())
             if sent > self._slowed and limited:
                 self._slowed = now
                 self._pace += 1
@@ -283,6 +286,16 @@ class Throttle:
     def _forget(self, now: float) -> None:
         while self._recent and self._recent[0][0] < now - 1:
             self._recent.popleft()
+
+    def _half_refused(self) -> bool:
+        """Whether half the answers of the last second were refusals, or, if it had fewer than
+        `LAST_ANSWERS`, half the last `LAST_ANSWERS`: a second of a hundred answers hides a few
+        refusals in a row, and one mode, pausing after every other answer, answers two a
+        second (the request after the pause accepted, the next refused)."""
+        answers = [refused for _, refused in self._recent]
+        if len(answers) < LAST_ANSWERS:
+            answers = list(self._last_answers)
+        return len(answers) >= LAST_ANSWERS and 2 * sum(answers) >= len(answers)
 
     def _accepted(self) -> int:
         """The answers of the last second that were not refusals."""
