@@ -106,7 +106,8 @@ MIN_RATE = 0.5
 #: The longest a request waits for its turn before it looks again; a turn due sooner is held
 #: for it (see `Ticket`).
 RECHECK_S = 0.1
-#: How many answers at least say whether refusals that ask for a pause are a limit.
+#: The fewest answers that say whether refusals asking for a pause are a limit: the last
+#: second's, or the last `LAST_ANSWERS` if the second had fewer (see `Throttle._half_refused`).
 LAST_ANSWERS = 30
 #: How long the first refusal pauses the run, before it takes the rate of the answers in the
 #: last second (those of the requests under way included) as its first.
@@ -138,7 +139,7 @@ class Throttle:
     as a cubic of the time since, flat near the rate refused (`RETURN_S` later; a little below
     it if that was lower than the refusal before). Only a refusal of a request sent after the
     last slow-down counts. A `Retry-After` (or a spent quota's reset) pauses the run, and slows
-    it only once half the recent answers are refusals (`_half_refused`).
+    it too only once the run is paced or half the recent answers are refusals (`_half_refused`).
     docs/design.md, "Rate limits", has the whole rule and its measurements.
     """
 
@@ -289,13 +290,15 @@ class Throttle:
 
     def _half_refused(self) -> bool:
         """Whether half the answers of the last second were refusals, or, if it had fewer than
-        `LAST_ANSWERS`, half the last `LAST_ANSWERS`: a second of a hundred answers hides a few
-        refusals in a row, and one mode, pausing after every other answer, answers two a
-        second (the request after the pause accepted, the next refused)."""
-        answers = [refused for _, refused in self._recent]
-        if len(answers) < LAST_ANSWERS:
-            answers = list(self._last_answers)
-        return len(answers) >= LAST_ANSWERS and 2 * sum(answers) >= len(answers)
+        `LAST_ANSWERS`, half the last `LAST_ANSWERS` (False before that many in all). Judged
+        on fewer answers, a busy run's chance refusals in a row would look like a limit; on
+        the second alone, sequential mode against a limit with no burst would not, as it
+        answers twice a second: after each pause one request accepted, the next refused.
+        Called with the lock held."""
+        answers, refused = len(self._recent), len(self._recent) - self._accepted()
+        if answers < LAST_ANSWERS:
+            answers, refused = len(self._last_answers), sum(self._last_answers)
+        return answers >= LAST_ANSWERS and 2 * refused >= answers
 
     def _accepted(self) -> int:
         """The answers of the last second that were not refusals."""
