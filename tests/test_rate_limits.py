@@ -16,6 +16,7 @@ from aiohttp import web
 
 from flags_async import Mode, Options, Report, TransportName, download, select_codes
 from flags_async.cli import main
+from flags_async.cli._report import rate_limited
 from flags_async.client._fetch import FetchFailure, quota_reset, stated_rate
 from flags_async.client._retry import (
     LAST_ANSWERS,
@@ -129,8 +130,7 @@ def test_a_refusal_below_the_last_refused_rate_aims_lower() -> None:
 def test_rate_is_a_ceiling_even_when_nothing_is_refused() -> None:
     clock = Clock()
     throttle = Throttle(ceiling=20, clock=clock)
-    clock.now += 1
-    assert throttle.wait() == 0 and throttle.wait() == pytest.approx(0.05)
+    assert throttle.wait() == 0 and throttle.wait() == pytest.approx(0.05)  # the first at once
     clock.now += 3600
     throttle.wait()
     assert throttle.rate == 20
@@ -225,9 +225,9 @@ def test_refusals_asking_for_a_pause_are_a_limit_once_half_the_recent_answers_ar
 
 
 def test_a_busy_run_is_judged_on_the_answers_of_the_whole_last_second() -> None:
-    """A hundred answers a second: half the last `LAST_ANSWERS` refused (chance, in the chaos
-    preset's one in nine) is no limit while most of the second's were accepted; half of the
-    second's is."""
+    """Twenty requests at once, nineteen refused: a limit at once. A hundred answers a
+    second: half the last `LAST_ANSWERS` refused (chance, in the chaos preset's one in nine)
+    is no limit while most of the second's were accepted; most of the second's refused is."""
     throttle = Throttle(clock=(clock := Clock()))
 
     def answer(count: int, every: int) -> None:  # every `every`th answer a refusal
@@ -235,10 +235,14 @@ def test_a_busy_run_is_judged_on_the_answers_of_the_whole_last_second() -> None:
             clock.now += 0.009
             throttle.record(PAUSE if i % every == every - 1 else None, clock.now)
 
+    answer(1, every=2)
+    answer(19, every=1)
+    assert throttle.paces()
+    throttle = Throttle(clock=clock)
     answer(100 - LAST_ANSWERS, every=4)
     answer(LAST_ANSWERS, every=2)
     assert not throttle.paces()
-    answer(100, every=2)
+    answer(100, every=1)
     assert throttle.paces()
 
 
@@ -329,6 +333,9 @@ def test_random_refusals_that_ask_for_a_pause_pause_the_run_but_do_not_slow_it(
                             select_codes(["A", "B"]), said, retries=5)
     assert report.refused > 0 and report.ok + report.not_found + report.errors == 52
     assert any("pauses" in line for line in said) and not any("slows" in line for line in said)
+    assert report.settled_rate is None
+    assert rate_limited(report) == (f"{report.refused:,} answers were 429 or 503; "
+                                    "the run did not slow down for them.")
 
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=IDS)

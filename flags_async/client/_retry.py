@@ -106,8 +106,8 @@ MIN_RATE = 0.5
 #: The longest a request waits for its turn before it looks again; a turn due sooner is held
 #: for it (see `Ticket`).
 RECHECK_S = 0.1
-#: The fewest answers that say whether refusals asking for a pause are a limit: the last
-#: second's, or the last `LAST_ANSWERS` if the second had fewer (see `Throttle._half_refused`).
+#: How many answers, the last ones, say whether refusals asking for a pause are a limit when
+#: the last second had fewer (see `Throttle._answers_show_a_limit`).
 LAST_ANSWERS = 30
 #: How long the first refusal pauses the run, before it takes the rate of the answers in the
 #: last second (those of the requests under way included) as its first.
@@ -139,7 +139,7 @@ class Throttle:
     as a cubic of the time since, flat near the rate refused (`RETURN_S` later; a little below
     it if that was lower than the refusal before). Only a refusal of a request sent after the
     last slow-down counts. A `Retry-After` (or a spent quota's reset) pauses the run, and slows
-    it too only once the run is paced or half the recent answers are refusals (`_half_refused`).
+    it too only once the run is paced or the answers show a limit (`_answers_show_a_limit`).
     docs/design.md, "Rate limits", has the whole rule and its measurements.
     """
 
@@ -151,7 +151,8 @@ class Throttle:
         self._on_change = on_change
         self._clock = clock
         self._lock = threading.Lock()
-        self._last = self._grown = clock()  # the last turn taken
+        self._grown = clock()
+        self._last = self._grown - 1 / self.rate  # the last turn taken: the first is free
         self._paused = -math.inf  # until when no turn is taken
         self._slowed = -math.inf  # when the rate last went down
         self._finding = True  # the limit is still unknown: grow fast
@@ -237,7 +238,7 @@ class Throttle:
             # then): the rate is too high once half the recent answers are refusals, and from
             # then on.
             limited = (failure.retry_after is None or failure.rate is not None
-                       or self.rate < math.inf or self._half_refused())
+                       or self.rate < math.inf or self._answers_show_a_limit())
             if sent > self._slowed and limited:
                 self._slowed = now
                 self._pace += 1
@@ -288,25 +289,28 @@ class Throttle:
         while self._recent and self._recent[0][0] < now - 1:
             self._recent.popleft()
 
-    def _half_refused(self) -> bool:
-        """Whether half the answers of the last second were refusals, or, if it had fewer than
-        `LAST_ANSWERS`, half the last `LAST_ANSWERS` (False before that many in all). Judged
-        on fewer answers, a busy run's chance refusals in a row would look like a limit; on
-        the second alone, sequential mode against a limit with no burst would not, as it
-        answers twice a second: after each pause one request accepted, the next refused.
-        Called with the lock held."""
-        answers, refused = len(self._recent), len(self._recent) - self._accepted()
-        if answers < LAST_ANSWERS:
-            answers, refused = len(self._last_answers), sum(self._last_answers)
-        return answers >= LAST_ANSWERS and 2 * refused >= answers
+    def _answers_show_a_limit(self) -> bool:
+        """Whether most answers of the last second (ten at least) were refusals, or, if it had
+        fewer than `LAST_ANSWERS`, half the last `LAST_ANSWERS`. Judged on a few answers only,
+        a busy run's chance refusals in a row would look like a limit; on the second alone,
+        sequential mode against a limit with no burst would not, as it answers twice a
+        second: after each pause one request accepted, the next refused. Called with the
+        lock held."""
+        answers = len(self._recent)
+        if answers >= 10 and 2 * self._accepted() < answers:
+            return True
+        last = self._last_answers
+        return (answers < LAST_ANSWERS and len(last) == LAST_ANSWERS
+                and 2 * sum(last) >= LAST_ANSWERS)
 
     def _accepted(self) -> int:
         """The answers of the last second that were not refusals."""
         return sum(not refused for _, refused in self._recent)
 
     def settled_rate(self) -> float | None:
-        """Requests a second answered since the first refusal: the limit the run found."""
-        if self._limited_at is None or not self._answered_since:
+        """Requests a second answered since the first refusal: the limit the run found; None
+        if no refusal slowed the run (a pause alone is the server's, not a limit found)."""
+        if self._limited_at is None or not self._answered_since or self._slowed == -math.inf:
             return None
         return self._answered_since / max(self._clock() - self._limited_at, 1e-3)
 
