@@ -224,10 +224,23 @@ def test_refusals_asking_for_a_pause_are_a_limit_once_half_the_recent_answers_ar
     assert said[-1] == "HTTP 429: the run slows to 1 requests/s"
 
 
+def test_a_second_mostly_refused_is_a_limit_if_it_had_ten_answers_at_least() -> None:
+    """Twenty requests at once, nineteen refused: a limit at once. Two refusals of three
+    answers are no limit: the chaos preset's first answers can be that, by chance."""
+    throttle = Throttle(clock=(clock := Clock()))
+    for refused in (False, True, True):
+        throttle.record(PAUSE if refused else None, clock.now)
+    assert not throttle.paces()
+    clock.now += 2
+    for refused in [False] + [True] * 19:
+        throttle.record(PAUSE if refused else None, clock.now)
+    assert throttle.paces()
+
+
 def test_a_busy_run_is_judged_on_the_answers_of_the_whole_last_second() -> None:
-    """Twenty requests at once, nineteen refused: a limit at once. A hundred answers a
-    second: half the last `LAST_ANSWERS` refused (chance, in the chaos preset's one in nine)
-    is no limit while most of the second's were accepted; most of the second's refused is."""
+    """A hundred answers a second: half the last `LAST_ANSWERS` refused (chance, in the chaos
+    preset's one in nine) is no limit while most of the second's were accepted; most of the
+    second's refused is."""
     throttle = Throttle(clock=(clock := Clock()))
 
     def answer(count: int, every: int) -> None:  # every `every`th answer a refusal
@@ -235,15 +248,29 @@ def test_a_busy_run_is_judged_on_the_answers_of_the_whole_last_second() -> None:
             clock.now += 0.009
             throttle.record(PAUSE if i % every == every - 1 else None, clock.now)
 
-    answer(1, every=2)
-    answer(19, every=1)
-    assert throttle.paces()
-    throttle = Throttle(clock=clock)
     answer(100 - LAST_ANSWERS, every=4)
     answer(LAST_ANSWERS, every=2)
     assert not throttle.paces()
     answer(100, every=1)
     assert throttle.paces()
+
+
+def test_a_run_held_to_its_rate_pauses_for_a_refusal_now_and_then_and_reports_no_limit(
+) -> None:
+    """`--rate 100`, and a 429 with `Retry-After` one answer in ten: each pauses the run, none
+    slows it, and no settled rate is claimed. Once a refusal slows the run, the settled rate
+    is given, even if nothing was accepted since the first refusal (a quota spent for good)."""
+    clock = Clock()
+    throttle = Throttle(ceiling=100, clock=clock)
+    for i in range(100):
+        clock.now += 0.01
+        throttle.record(PAUSE if i % 10 == 9 else None, clock.now)
+    assert throttle.rate == 100 and throttle.settled_rate() is None
+    throttle.record(REFUSED, clock.now)  # no Retry-After: a limit
+    assert throttle.rate < 100 and throttle.settled_rate() == pytest.approx(90, rel=0.1)
+    spent = Throttle(ceiling=100, clock=clock)
+    spent.record(REFUSED, clock.now)
+    assert spent.settled_rate() == 0
 
 
 @pytest.mark.parametrize(("headers", "wait"), [

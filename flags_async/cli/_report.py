@@ -108,9 +108,9 @@ def rate_limited(report: Report) -> str | None:
     """What the server's refusals did to the run, if it refused any."""
     if not report.refused:
         return None
-    were = "answer was" if report.refused == 1 else "answers were"
+    were, them = ("answer was", "it") if report.refused == 1 else ("answers were", "them")
     if report.settled_rate is None:
-        return f"{report.refused:,} {were} 429 or 503; the run did not slow down for them."
+        return f"{report.refused:,} {were} 429 or 503; the run did not slow down for {them}."
     return (f"The server limited the rate: {report.refused:,} {were} 429 or 503; the run "
             f"settled at about {report.settled_rate:.3g} requests/s.")
 

@@ -106,9 +106,10 @@ MIN_RATE = 0.5
 #: The longest a request waits for its turn before it looks again; a turn due sooner is held
 #: for it (see `Ticket`).
 RECHECK_S = 0.1
-#: How many answers, the last ones, say whether refusals asking for a pause are a limit when
-#: the last second had fewer (see `Throttle._answers_show_a_limit`).
-LAST_ANSWERS = 30
+#: Whether refusals asking for a pause are a limit: the answers of the last second say, if
+#: there are `FEWEST_ANSWERS` at least, and the last `LAST_ANSWERS` if the second had fewer
+#: (see `Throttle._answers_show_a_limit`).
+FEWEST_ANSWERS, LAST_ANSWERS = 10, 30
 #: How long the first refusal pauses the run, before it takes the rate of the answers in the
 #: last second (those of the requests under way included) as its first.
 LOOK_S = 0.2
@@ -139,7 +140,7 @@ class Throttle:
     as a cubic of the time since, flat near the rate refused (`RETURN_S` later; a little below
     it if that was lower than the refusal before). Only a refusal of a request sent after the
     last slow-down counts. A `Retry-After` (or a spent quota's reset) pauses the run, and slows
-    it too only once the run is paced or the answers show a limit (`_answers_show_a_limit`).
+    it too only once a limit is found or the answers show one (`_answers_show_a_limit`).
     docs/design.md, "Rate limits", has the whole rule and its measurements.
     """
 
@@ -155,6 +156,7 @@ class Throttle:
         self._last = self._grown - 1 / self.rate  # the last turn taken: the first is free
         self._paused = -math.inf  # until when no turn is taken
         self._slowed = -math.inf  # when the rate last went down
+        self._found = False  # whether a refusal has slowed the run: a limit found
         self._finding = True  # the limit is still unknown: grow fast
         self._refused_rate = self._slowed_to = math.inf  # the last slow-down: from, to
         self._since_slowed = 0.0  # seconds of growth since then, pauses left out
@@ -187,6 +189,7 @@ class Throttle:
                 self._refusing_all = not accepted  # then it is not a limit, not yet
                 if accepted:
                     self.rate = self._told = min(self.ceiling, max(MIN_RATE, accepted))
+                    self._found = True
                     news = f"{self._refused_with}: the run slows to {self.rate:.3g} requests/s"
             due = max(self._paused, self._last + 1 / self.rate)
             paced = self.rate < math.inf and self._seed_at is None  # turns are spaced
@@ -235,10 +238,10 @@ class Throttle:
                 self._pace += 1
                 self._grown = max(self._grown, self._paused)
             # With a Retry-After the pause may be all the server asks for (a refusal now and
-            # then): the rate is too high once half the recent answers are refusals, and from
-            # then on.
+            # then, even in a run held to `--rate`): the rate is too high once the answers show
+            # a limit, and from then on.
             limited = (failure.retry_after is None or failure.rate is not None
-                       or self.rate < math.inf or self._answers_show_a_limit())
+                       or self._found or self._answers_show_a_limit())
             if sent > self._slowed and limited:
                 self._slowed = now
                 self._pace += 1
@@ -266,7 +269,7 @@ class Throttle:
                     # turn late: time for the server to answer the next request (the refused
                     # one, perhaps) again
                     self.rate = self._told = min(self.ceiling, max(MIN_RATE, self.rate))
-                    self._slowed_to, self._since_slowed = self.rate, 0.0
+                    self._slowed_to, self._since_slowed, self._found = self.rate, 0.0, True
                     self._grown, self._last = max(self._grown, now), now + 1 / self.rate
                     news.append(f"{failure.reason}: the run slows to {self.rate:.3g} requests/s")
         for message in news:
@@ -290,14 +293,15 @@ class Throttle:
             self._recent.popleft()
 
     def _answers_show_a_limit(self) -> bool:
-        """Whether most answers of the last second (ten at least) were refusals, or, if it had
-        fewer than `LAST_ANSWERS`, half the last `LAST_ANSWERS`. Judged on a few answers only,
-        a busy run's chance refusals in a row would look like a limit; on the second alone,
-        sequential mode against a limit with no burst would not, as it answers twice a
-        second: after each pause one request accepted, the next refused. Called with the
+        """Whether most answers of the last second (`FEWEST_ANSWERS` at least) were refusals,
+        or, if it had fewer than `LAST_ANSWERS`, half the last `LAST_ANSWERS`. Judged on a few
+        answers only, a busy run's chance refusals in a row would look like a limit; on the
+        second alone, sequential mode against a limit with no burst would not, as it answers
+        twice a second: after each pause one request accepted, the next refused. A run of a
+        few codes answered less than `FEWEST_ANSWERS` a second only pauses. Called with the
         lock held."""
         answers = len(self._recent)
-        if answers >= 10 and 2 * self._accepted() < answers:
+        if answers >= FEWEST_ANSWERS and 2 * self._accepted() < answers:
             return True
         last = self._last_answers
         return (answers < LAST_ANSWERS and len(last) == LAST_ANSWERS
@@ -310,7 +314,7 @@ class Throttle:
     def settled_rate(self) -> float | None:
         """Requests a second answered since the first refusal: the limit the run found; None
         if no refusal slowed the run (a pause alone is the server's, not a limit found)."""
-        if self._limited_at is None or not self._answered_since or self._slowed == -math.inf:
+        if self._limited_at is None or not self._found:
             return None
         return self._answered_since / max(self._clock() - self._limited_at, 1e-3)
 
